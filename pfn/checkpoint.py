@@ -1,0 +1,133 @@
+"""Inference checkpoints: one safetensors file, weights plus a JSON header. Never unpickled.
+
+Layout of ``model.safetensors``:
+- tensors ``net.*`` (transformer weights) and ``bar.borders`` (output bins);
+- metadata ``format`` ("pfn-checkpoint"), ``format_version`` and ``config``, a JSON
+  object with the architecture, the prior's description, input normalisation and
+  training information, plus ``sha256`` of the tensor bytes so a modified file
+  is refused.
+Only architectures named in :data:`ARCHITECTURES` can be built from a file; the
+file never names code to import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
+
+from pfn.model.bar_distribution import BarDistribution
+from pfn.model.transformer import PFNTransformer
+
+FORMAT = "pfn-checkpoint"
+FORMAT_VERSION = 1
+ARCHITECTURES = {"PFNTransformer": PFNTransformer}
+
+
+class CheckpointError(ValueError):
+    """The file is not a valid, intact PFN inference checkpoint."""
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        h.update(name.encode())
+        h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    net: PFNTransformer,
+    bar: BarDistribution,
+    prior: dict[str, Any],
+    normalization: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``net`` and ``bar`` with their description to ``path``, atomically.
+
+    The file is written next to its destination and renamed into place, so a crash
+    mid-write leaves any previous file at ``path`` intact.
+    """
+    path = Path(path)
+    tensors = {f"net.{k}": v.detach().cpu().float().contiguous() for k, v in net.state_dict().items()}
+    tensors["bar.borders"] = bar.borders.detach().cpu().float().contiguous()
+    config = {
+        "architecture": type(net).__name__,
+        "model": net.config(),
+        "prior": prior,
+        "normalization": normalization or {"x": "none", "y": "none"},
+        "training": training or {},
+    }
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "config": json.dumps(config),
+        "sha256": _digest(tensors),
+    }
+    data = save(tensors, metadata=metadata)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistribution, dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint`: (net, bar, config).
+
+    Raises:
+        CheckpointError: not a safetensors file, not a PFN checkpoint, a newer format,
+            an unknown architecture, or tensors that do not match the recorded digest.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head[:1] == b"\x80" or head == b"PK":
+        raise CheckpointError(
+            f"{path} is a pickle or torch.save file; PFN loads only safetensors checkpoints "
+            "(never unpickles, since unpickling can run arbitrary code)"
+        )
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a PFN checkpoint (no format={FORMAT!r})")
+    version = int(metadata.get("format_version", "0"))
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {version}; this version of pfn reads up to {FORMAT_VERSION}: upgrade pfn"
+        )
+    if metadata.get("sha256") != _digest(tensors):
+        raise CheckpointError(f"{path} is corrupted or was modified: its tensors do not match the recorded sha256")
+    try:
+        config = json.loads(metadata["config"])
+        arch = ARCHITECTURES[config["architecture"]]
+        net = arch(**config["model"])
+        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        bar = BarDistribution(tensors["bar.borders"])
+    except (KeyError, TypeError, RuntimeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} has an invalid PFN config or weights: {err!r}") from err
+    net.eval()
+    return net, bar, config

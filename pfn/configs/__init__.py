@@ -1,0 +1,1 @@
+"""Hydra configs of `pfn train` (groups: prior, data, model, trainer, callbacks, logger, experiment)."""

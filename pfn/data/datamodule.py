@@ -1,0 +1,78 @@
+"""Lightning data module serving fresh prior batches for training and a fixed set for validation."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from pfn.data.prior_stream import TRAIN_STREAM, VAL_STREAM, PriorStream, step_generator
+from priors.base import SamplesBatches
+
+
+class PriorDataModule(L.LightningDataModule):
+    """Streams batches from ``prior``; each rank and loader worker draws its own stream.
+
+    Training never repeats a dataset: batch ``s`` of rank ``r`` is drawn from a generator
+    seeded by (seed, s, r). On resume the stream restarts at the trainer's step count,
+    so an interrupted run sees the same data as an uninterrupted one.
+
+    Args:
+        prior: the prior to sample from.
+        batch_size: datasets per step and rank.
+        num_points: points per dataset (context + queries).
+        num_features: input dimension.
+        max_context: largest context size trained on; per step the context size is
+            uniform on [min_context, max_context].
+        min_context: smallest context size (0 trains the prior predictive too).
+        seed: global seed of all streams.
+        num_val_batches: size of the fixed validation set, in batches.
+        num_workers: DataLoader worker processes (0 samples in the training process).
+    """
+
+    def __init__(
+        self,
+        prior: SamplesBatches,
+        batch_size: int = 32,
+        num_points: int = 110,
+        num_features: int = 1,
+        max_context: int = 100,
+        min_context: int = 0,
+        seed: int = 0,
+        num_val_batches: int = 8,
+        num_workers: int = 0,
+    ):
+        super().__init__()
+        self.prior = prior
+        self.batch_size, self.num_points, self.num_features = batch_size, num_points, num_features
+        self.min_context, self.max_context = min_context, max_context
+        self.seed, self.num_val_batches, self.num_workers = seed, num_val_batches, num_workers
+        self._stream(TRAIN_STREAM, 0, 0, None)  # validates the shape arguments early
+
+    def _stream(self, stream: int, rank: int, start_step: int, num_steps: int | None) -> PriorStream:
+        return PriorStream(
+            self.prior, self.batch_size, self.num_points, self.num_features,
+            self.min_context, self.max_context, self.seed, stream, rank, start_step, num_steps,
+        )  # fmt: skip
+
+    def _loader(self, dataset: PriorStream) -> DataLoader:
+        return DataLoader(
+            dataset, batch_size=None, num_workers=self.num_workers,
+            persistent_workers=False, pin_memory=False,
+        )  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        rank = trainer.global_rank if trainer else 0
+        # Batches already consumed: optimizer steps times accumulation (restored on resume).
+        start = trainer.global_step * trainer.accumulate_grad_batches if trainer else 0
+        return self._loader(self._stream(TRAIN_STREAM, rank, start, None))
+
+    def val_dataloader(self) -> DataLoader:
+        rank = self.trainer.global_rank if self.trainer else 0
+        return self._loader(self._stream(VAL_STREAM, rank, 0, self.num_val_batches))
+
+    def sample_targets(self, num_datasets: int = 2048) -> torch.Tensor:
+        """Targets of ``num_datasets`` prior datasets, for fitting the output bins."""
+        gen = step_generator(self.seed, stream=2, step=0, rank=0)
+        return self.prior.sample(num_datasets, self.num_points, self.num_features, gen).y

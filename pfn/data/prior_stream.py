@@ -1,0 +1,91 @@
+"""An endless, reproducible stream of prior batches.
+
+Batch number ``s`` of the stream is a pure function of (seed, stream, s, rank):
+- its shape (how many points are context) depends on (seed, stream, s) only, so
+  every rank trains on the same split at the same step and ranks stay in step;
+- its data depends on the rank too, so no two ranks see the same datasets.
+Loader workers take every W-th step, which the DataLoader interleaves back into
+step order. Restarting at ``start_step`` therefore continues the exact stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from priors.base import SamplesBatches
+
+TRAIN_STREAM, VAL_STREAM = 0, 1
+
+
+def step_generator(seed: int, stream: int, step: int, rank: int) -> torch.Generator:
+    """A torch generator seeded from (seed, stream, step, rank) via numpy's SeedSequence."""
+    state = np.random.SeedSequence([seed, stream, step, rank]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def num_context_at(seed: int, stream: int, step: int, low: int, high: int) -> int:
+    """The context size of step ``step``: uniform on [low, high], the same on every rank."""
+    return int(np.random.default_rng([seed, stream, step]).integers(low, high + 1))
+
+
+class PriorStream(IterableDataset):
+    """Yields dicts ``{"x": (B, N, d), "y": (B, N), "num_context": int}`` from a prior.
+
+    Args:
+        prior: anything with ``sample(batch_size, num_points, num_features, generator)``.
+        batch_size: datasets per batch (per rank).
+        num_points: points per dataset, context plus queries.
+        num_features: input dimension d.
+        min_context, max_context: range of the per-step context size (max < num_points).
+        seed: the global seed.
+        stream: separates independent streams (training, validation) under one seed.
+        rank: this process's rank; its data differs from every other rank's.
+        start_step: first step to yield (for resuming).
+        num_steps: stop after this many steps; None for an endless stream.
+    """
+
+    def __init__(
+        self,
+        prior: SamplesBatches,
+        batch_size: int,
+        num_points: int,
+        num_features: int,
+        min_context: int,
+        max_context: int,
+        seed: int,
+        stream: int = TRAIN_STREAM,
+        rank: int = 0,
+        start_step: int = 0,
+        num_steps: int | None = None,
+    ):
+        super().__init__()
+        if not 0 <= min_context <= max_context < num_points:
+            raise ValueError(
+                f"need 0 <= min_context <= max_context < num_points, got min_context={min_context}, "
+                f"max_context={max_context}, num_points={num_points}"
+            )
+        self.prior = prior
+        self.batch_size, self.num_points, self.num_features = batch_size, num_points, num_features
+        self.min_context, self.max_context = min_context, max_context
+        self.seed, self.stream, self.rank = seed, stream, rank
+        self.start_step, self.num_steps = start_step, num_steps
+
+    def batch_at(self, step: int) -> dict[str, torch.Tensor | int]:
+        """The batch this rank trains on at ``step``."""
+        gen = step_generator(self.seed, self.stream, step, self.rank)
+        batch = self.prior.sample(self.batch_size, self.num_points, self.num_features, gen)
+        n = num_context_at(self.seed, self.stream, step, self.min_context, self.max_context)
+        return {"x": batch.x, "y": batch.y, "num_context": n}
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor | int]]:
+        info = get_worker_info()
+        worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
+        step = self.start_step + worker
+        end = None if self.num_steps is None else self.start_step + self.num_steps
+        while end is None or step < end:
+            yield self.batch_at(step)
+            step += num_workers

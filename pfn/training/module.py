@@ -1,0 +1,82 @@
+"""LightningModule: trains a PFN to predict held-out targets from the rest of each dataset."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+
+from pfn.model.bar_distribution import BarDistribution
+from pfn.model.transformer import PFNTransformer
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
+    """Learning-rate multiplier: linear warm-up to 1, then cosine decay to ``min_ratio``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class PFNModule(L.LightningModule):
+    """Loss: negative log likelihood of the query targets under the bar distribution.
+
+    Each batch carries its context size (``num_context``, drawn per step by the data
+    stream): the first ``num_context`` points of every dataset are context, the
+    rest are queries.
+
+    Args:
+        net: the transformer.
+        bar: output distribution; its borders are saved in the checkpoint.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay (not applied to biases, norms, embeddings).
+        betas: AdamW betas.
+        warmup_steps: linear warm-up length in optimizer steps.
+        min_lr_ratio: final learning rate as a fraction of ``lr`` after cosine decay.
+    """
+
+    def __init__(
+        self,
+        net: PFNTransformer,
+        bar: BarDistribution,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        warmup_steps: int = 100,
+        min_lr_ratio: float = 0.0,
+    ):
+        super().__init__()
+        if net.num_bins != bar.num_bins:
+            raise ValueError(f"net predicts {net.num_bins} bins but bar has {bar.num_bins}")
+        self.net = net
+        self.bar = bar
+        self.save_hyperparameters(ignore=["net", "bar"])
+
+    def _nll(self, batch: dict) -> torch.Tensor:
+        x, y, n = batch["x"], batch["y"], int(batch["num_context"])
+        logits = self.net(x[:, :n], y[:, :n], x[:, n:])  # (B, N-n, K)
+        return self.bar.nll(logits.float(), y[:, n:]).mean()
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self._nll(batch)
+        self.log("train/nll", loss, prog_bar=True, batch_size=batch["y"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self.log("val/nll", self._nll(batch), prog_bar=True, sync_dist=True, batch_size=batch["y"].shape[0])
+
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for p in self.net.parameters():
+            (decay if p.ndim >= 2 else no_decay).append(p)
+        hp = self.hparams
+        groups = [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
+        total = self.trainer.max_steps
+        if total is None or total < 1:
+            raise ValueError("set trainer.max_steps: the learning-rate schedule needs the run length")
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: warmup_cosine(s, hp.warmup_steps, total, hp.min_lr_ratio)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

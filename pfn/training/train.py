@@ -1,0 +1,91 @@
+"""Hydra entry point: ``pfn train experiment=gp_1d trainer.max_steps=500``.
+
+prior -> data module -> model -> Lightning fit -> exported inference checkpoint.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from pfn.checkpoint import save_checkpoint
+from pfn.data.datamodule import PriorDataModule
+from pfn.model.bar_distribution import BarDistribution
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path, overwrite: bool) -> str | None:
+    """``"last"`` means this run's last checkpoint; a fresh run refuses to mix with an old one."""
+    ckpt_dir = output_dir / "checkpoints"
+    if ckpt_path == "last":
+        last = ckpt_dir / "last.ckpt"
+        if not last.is_file():
+            raise FileNotFoundError(f"ckpt_path=last but there is no checkpoint to resume at {last}")
+        return str(last)
+    if ckpt_path is None and ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
+        if not overwrite:
+            raise FileExistsError(
+                f"{output_dir} already holds checkpoints of an earlier run: resume it with ckpt_path=last, "
+                "start elsewhere with name=<new name>, or pass overwrite=true to replace it"
+            )
+        shutil.rmtree(ckpt_dir)
+    return ckpt_path
+
+
+def train(cfg: DictConfig) -> Path:
+    """Train as configured by ``cfg`` and export the inference checkpoint; returns its path."""
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir, cfg.get("overwrite", False))
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    torch.set_num_threads(cfg.get("num_threads") or torch.get_num_threads())
+
+    datamodule: PriorDataModule = instantiate(cfg.data)
+    bar = BarDistribution.from_samples(datamodule.sample_targets(), cfg.model.net.num_bins)
+    module = instantiate(cfg.model, bar=bar)
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    if logger:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    seconds = time.perf_counter() - start
+
+    path = output_dir / "model.safetensors"
+    if trainer.is_global_zero:
+        prior = datamodule.prior
+        save_checkpoint(
+            path,
+            module.net,
+            module.bar,
+            prior=prior.describe() if hasattr(prior, "describe") else {"name": type(prior).__name__},
+            training={
+                "steps": trainer.global_step,
+                "max_context": datamodule.max_context,
+                "num_points": datamodule.num_points,
+                "batch_size": datamodule.batch_size,
+                "world_size": trainer.world_size,
+                "seed": cfg.seed,
+                "wall_seconds_last_fit": round(seconds, 1),
+                "command": " ".join(["pfn", "train", *sys.argv[1:]]),
+                "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+                + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+                "torch": torch.__version__,
+            },
+        )
+        print(f"Exported inference checkpoint: {path}")
+    return path
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="train")
+def main(cfg: DictConfig) -> None:
+    train(cfg)

@@ -1,0 +1,96 @@
+"""The interface every prior implements.
+
+A prior is anything with a ``sample(batch_size, num_points, num_features, generator)``
+method returning a :class:`Batch`. Classes may subclass :class:`Prior` to get
+argument checking; plain callables with the same signature work through
+:class:`FunctionPrior`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of synthetic supervised datasets.
+
+    Attributes:
+        x: inputs, shape (B, N, d).
+        y: targets, shape (B, N).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.x.ndim != 3 or self.y.ndim != 2 or self.x.shape[:2] != self.y.shape:
+            raise ValueError(
+                f"a prior batch needs x of shape (B, N, d) and y of shape (B, N); "
+                f"got x {tuple(self.x.shape)} and y {tuple(self.y.shape)}"
+            )
+
+
+@runtime_checkable
+class SamplesBatches(Protocol):
+    def sample(
+        self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator
+    ) -> Batch: ...
+
+
+class Prior:
+    """Base class for priors: checks arguments, then calls :meth:`_sample`."""
+
+    #: largest number of input features this prior can produce
+    max_features: int = 1
+
+    def sample(
+        self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator
+    ) -> Batch:
+        """Draw ``batch_size`` datasets of ``num_points`` points with ``num_features`` inputs.
+
+        All randomness comes from ``generator`` (and tensors live on its device),
+        so a generator seeded the same way gives the same batch.
+        """
+        for name, value in (("batch_size", batch_size), ("num_points", num_points)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if int(num_features) != num_features or not 1 <= num_features <= self.max_features:
+            raise ValueError(
+                f"num_features must be an integer in [1, {self.max_features}] for "
+                f"{type(self).__name__}, got {num_features!r}"
+            )
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        return self._sample(int(batch_size), int(num_points), int(num_features), generator)
+
+    def _sample(
+        self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator
+    ) -> Batch:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-serialisable description, stored in exported checkpoints."""
+        return {"name": type(self).__name__}
+
+
+class FunctionPrior(Prior):
+    """Wraps a plain function ``(batch_size, num_points, num_features, generator) -> Batch``."""
+
+    def __init__(self, fn: Callable[..., Batch], max_features: int = 1, name: str | None = None):
+        self.fn = fn
+        self.max_features = max_features
+        self.name = name or getattr(fn, "__qualname__", "function")
+
+    def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
+        batch = self.fn(batch_size, num_points, num_features, generator)
+        if isinstance(batch, tuple):
+            batch = Batch(*batch)
+        return batch
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "FunctionPrior", "function": self.name}
