@@ -100,8 +100,9 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistrib
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80" or head == b"PK":
+        head = f.read(9)
+    looks_like_safetensors = len(head) == 9 and head[8:9] == b"{"  # u64 header length, then JSON
+    if not looks_like_safetensors and (head[:1] == b"\x80" or head[:2] == b"PK"):
         raise CheckpointError(
             f"{path} is a pickle or torch.save file; PFN loads only safetensors checkpoints "
             "(never unpickles, since unpickling can run arbitrary code)"
@@ -109,7 +110,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistrib
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f}
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
     if metadata.get("format") != FORMAT:

@@ -37,9 +37,7 @@ class Batch:
 
 @runtime_checkable
 class SamplesBatches(Protocol):
-    def sample(
-        self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator
-    ) -> Batch: ...
+    def sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch: ...
 
 
 class Prior:
@@ -48,9 +46,7 @@ class Prior:
     #: largest number of input features this prior can produce
     max_features: int = 1
 
-    def sample(
-        self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator
-    ) -> Batch:
+    def sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
         """Draw ``batch_size`` datasets of ``num_points`` points with ``num_features`` inputs.
 
         All randomness comes from ``generator`` (and tensors live on its device),
@@ -68,9 +64,7 @@ class Prior:
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         return self._sample(int(batch_size), int(num_points), int(num_features), generator)
 
-    def _sample(
-        self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator
-    ) -> Batch:
+    def _sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:

@@ -58,15 +58,18 @@ class GPPrior(Prior):
         return rbf_kernel(x1, x2, self.lengthscale, self.outputscale)
 
     def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
-        device = generator.device
-        x = torch.rand(batch_size, num_points, num_features, generator=generator, device=device)
-        # Cholesky in float64: the noise term keeps K well conditioned, float64 keeps it exact.
+        x = torch.rand(batch_size, num_points, num_features, generator=generator, device=generator.device)
+        return Batch(x=x, y=self.sample_targets(x, generator))
+
+    def sample_targets(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Noisy targets (B, N) of GP draws at given inputs x (B, N, d)."""
+        b, n, _ = x.shape
+        # Cholesky in float64: the noise term keeps the matrix well conditioned, float64 keeps it exact.
         x64 = x.double()
-        cov = self.kernel(x64, x64) + self.noise * torch.eye(num_points, dtype=torch.float64, device=device)
+        cov = self.kernel(x64, x64) + self.noise * torch.eye(n, dtype=torch.float64, device=x.device)
         chol = torch.linalg.cholesky(cov)  # (B, N, N)
-        z = torch.randn(batch_size, num_points, 1, generator=generator, device=device, dtype=torch.float64)
-        y = (chol @ z).squeeze(-1)
-        return Batch(x=x, y=y.float())
+        z = torch.randn(b, n, 1, generator=generator, device=x.device, dtype=torch.float64)
+        return (chol @ z).squeeze(-1).float()
 
     def posterior_predictive(
         self, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor

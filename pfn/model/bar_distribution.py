@@ -42,9 +42,7 @@ class BarDistribution(nn.Module):
         y = y[torch.randperm(y.numel(), generator=torch.Generator().manual_seed(0))[: 2**24]]
         borders = torch.quantile(y, torch.linspace(0, 1, num_bins + 1, dtype=torch.float64))
         if not (borders.diff() > 0).all():
-            raise ValueError(
-                f"prior targets have too few distinct values for {num_bins} bins; use fewer bins"
-            )
+            raise ValueError(f"prior targets have too few distinct values for {num_bins} bins; use fewer bins")
         return cls(borders.float())
 
     # -- geometry -------------------------------------------------------------------------

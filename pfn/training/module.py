@@ -51,6 +51,7 @@ class PFNModule(L.LightningModule):
             raise ValueError(f"net predicts {net.num_bins} bins but bar has {bar.num_bins}")
         self.net = net
         self.bar = bar
+        betas = (float(betas[0]), float(betas[1]))  # plain floats: checkpoints load with weights_only=True
         self.save_hyperparameters(ignore=["net", "bar"])
 
     def _nll(self, batch: dict) -> torch.Tensor:

@@ -1,0 +1,89 @@
+"""Predictor: NumPy in/NumPy out, accepted shapes, and clear errors for bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+import pfn
+
+
+@pytest.fixture
+def predictor(checkpoint_file):
+    return pfn.load(checkpoint_file)
+
+
+def dataset(n=15, m=6, d=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, d)), rng.normal(size=n), rng.random((m, d))
+
+
+def test_numpy_in_numpy_out_torch_in_torch_out(predictor):
+    x, y, q = dataset()
+    pred = predictor.predict(x, y, q)
+    assert isinstance(pred.mean, np.ndarray) and pred.mean.shape == (6,)
+    assert pred.quantile(0.5).shape == (6,) and pred.quantile([0.1, 0.5, 0.9]).shape == (6, 3)
+    assert pred.log_prob(np.zeros(6)).shape == (6,)
+    lo, hi = pred.interval(0.9)
+    assert (lo < pred.median).all() and (pred.median < hi).all()
+    tpred = predictor.predict(torch.tensor(x), torch.tensor(y), torch.tensor(q))
+    assert isinstance(tpred.mean, torch.Tensor)
+    np.testing.assert_allclose(tpred.mean.numpy(), pred.mean, rtol=1e-6)
+
+
+def test_batch_equals_single_calls(predictor):
+    xs, ys, qs = zip(*(dataset(seed=s) for s in range(3)), strict=True)
+    batch = predictor.predict(np.stack(xs), np.stack(ys), np.stack(qs))
+    assert batch.mean.shape == (3, 6)
+    for i in range(3):
+        np.testing.assert_allclose(batch.mean[i], predictor.predict(xs[i], ys[i], qs[i]).mean, rtol=1e-5, atol=1e-6)
+
+
+def test_one_dimensional_x_is_accepted(tmp_path, small_bar):
+    from pfn.checkpoint import save_checkpoint
+    from pfn.model import PFNTransformer
+
+    net = PFNTransformer(1, 32, d_model=16, n_layers=1, n_heads=2, d_ff=32)
+    p = pfn.load(save_checkpoint(tmp_path / "m.safetensors", net, small_bar, prior={}))
+    x, y = np.linspace(0, 1, 10), np.sin(np.arange(10.0))
+    a = p.predict(x, y, np.array([0.5, 0.7])).mean
+    b = p.predict(x[:, None], y, np.array([[0.5], [0.7]])).mean
+    np.testing.assert_array_equal(a, b)
+
+
+def test_empty_context_is_the_prior_predictive(predictor):
+    _, _, q = dataset()
+    pred = predictor.predict(np.zeros((0, 2)), np.zeros(0), q)
+    assert np.isfinite(pred.mean).all()
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda x, y, q: (np.where(np.arange(30).reshape(15, 2) == 3, np.nan, x), y, q), "x_train contains NaN"),
+        (lambda x, y, q: (x, np.append(y[:-1], np.inf), q), "y_train contains NaN or inf"),
+        (lambda x, y, q: (x, y, np.full_like(q, np.nan)), "x_test contains NaN"),
+        (lambda x, y, q: (x, y[:-1], q), r"y_train must have one value per row of x_train"),
+        (lambda x, y, q: (np.hstack([x, x]), y, q), r"x_train must have shape \(n, 2\)"),
+        (lambda x, y, q: (x, y, q[:, :1]), "x_test must have the same number of features"),
+        (lambda x, y, q: (x, [str(v) + "a" for v in y], q), "y_train must be numeric"),
+    ],
+)
+def test_bad_input_names_the_argument(predictor, mutate, match):
+    with pytest.raises(ValueError, match=match):
+        predictor.predict(*mutate(*dataset()))
+
+
+def test_more_context_than_trained_warns(predictor):
+    x, y, q = dataset(n=60)
+    with pytest.warns(UserWarning, match="trained on at most 50"):
+        predictor.predict(x, y, q)
+
+
+def test_bad_summary_arguments(predictor):
+    pred = predictor.predict(*dataset())
+    with pytest.raises(ValueError, match="quantile levels"):
+        pred.quantile(1.0)
+    with pytest.raises(ValueError, match="interval level"):
+        pred.interval(95)
+    with pytest.raises(ValueError, match="queries' shape"):
+        pred.log_prob(np.zeros(5))
