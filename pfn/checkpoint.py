@@ -110,7 +110,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistrib
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
     if metadata.get("format") != FORMAT:
