@@ -1,6 +1,25 @@
-"""Priors over supervised datasets, the data source PFNs are trained on."""
+"""Priors over supervised datasets, the data source PFNs are trained on.
 
-from priors.base import Batch, FunctionPrior, Prior, SamplesBatches
+Every prior has ``sample(batch_size, num_points, num_features, generator) -> Batch``
+with ``x`` (B, N, d) and ``y`` (B, N); a plain function with that signature works too.
+"""
+
+from priors.base import Batch, FunctionPrior, Prior, SamplesBatches, as_prior
+from priors.bnn import BNNClassificationPrior, BNNPrior
 from priors.gp import GaussianPredictive, GPPrior
+from priors.learning_curves import LearningCurvePrior
+from priors.mixture import MixturePrior
 
-__all__ = ["Batch", "FunctionPrior", "GPPrior", "GaussianPredictive", "Prior", "SamplesBatches"]
+__all__ = [
+    "BNNClassificationPrior",
+    "BNNPrior",
+    "Batch",
+    "FunctionPrior",
+    "GPPrior",
+    "GaussianPredictive",
+    "LearningCurvePrior",
+    "MixturePrior",
+    "Prior",
+    "SamplesBatches",
+    "as_prior",
+]

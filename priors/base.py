@@ -8,6 +8,7 @@ argument checking; plain callables with the same signature work through
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -73,12 +74,24 @@ class Prior:
 
 
 class FunctionPrior(Prior):
-    """Wraps a plain function ``(batch_size, num_points, num_features, generator) -> Batch``."""
+    """Wraps a plain function ``(batch_size, num_points, num_features, generator) -> Batch``.
 
-    def __init__(self, fn: Callable[..., Batch], max_features: int = 1, name: str | None = None):
+    The function may return a :class:`Batch` or a tuple ``(x, y)``. ``fn`` may also be a
+    dotted import path such as ``"my_package.priors.linear_regression"``.
+    """
+
+    def __init__(self, fn: Callable[..., Batch] | str, max_features: int = 1, name: str | None = None):
+        if isinstance(fn, str):
+            module, _, attr = fn.rpartition(".")
+            if not module:
+                raise ValueError(f"fn must be a callable or a dotted path 'package.module.function', got {fn!r}")
+            fn = getattr(importlib.import_module(module), attr)
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         self.fn = fn
         self.max_features = max_features
-        self.name = name or getattr(fn, "__qualname__", "function")
+        inner = getattr(fn, "func", fn)  # functools.partial, as Hydra's _partial_ builds
+        self.name = name or f"{getattr(inner, '__module__', '?')}.{getattr(inner, '__qualname__', 'function')}"
 
     def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
         batch = self.fn(batch_size, num_points, num_features, generator)
@@ -88,3 +101,15 @@ class FunctionPrior(Prior):
 
     def describe(self) -> dict[str, Any]:
         return {"name": "FunctionPrior", "function": self.name}
+
+
+def as_prior(obj: Any) -> SamplesBatches:
+    """A prior as is; a plain function (or ``functools.partial``) wrapped in :class:`FunctionPrior`."""
+    if isinstance(obj, SamplesBatches):
+        return obj
+    if callable(obj):
+        return FunctionPrior(obj, max_features=getattr(obj, "max_features", 1 << 30))
+    raise TypeError(
+        f"a prior must have a sample(batch_size, num_points, num_features, generator) method or be such a "
+        f"function, got {type(obj).__name__}"
+    )

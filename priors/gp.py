@@ -1,4 +1,4 @@
-"""Gaussian-process regression prior with fixed hyperparameters, and its exact posterior."""
+"""Gaussian-process regression prior, and the exact posterior for fixed hyperparameters."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import Any
 import torch
 
 from priors.base import Batch, Prior
-from priors.kernels import rbf_kernel
+from priors.hyperpriors import Fixed, HyperparameterSpec, as_hyperprior
+from priors.kernels import RBF, Kernel
+
+X_DISTRIBUTIONS = ("uniform", "normal")
 
 
 @dataclass(frozen=True)
@@ -25,82 +28,129 @@ class GaussianPredictive:
         return -0.5 * (math.log(2 * math.pi) + self.variance.log() + (y - self.mean) ** 2 / self.variance)
 
 
-class GPPrior(Prior):
-    """Datasets drawn from a zero-mean GP with an RBF kernel and Gaussian observation noise.
+def robust_cholesky(cov: torch.Tensor, max_tries: int = 8) -> torch.Tensor:
+    """Batched Cholesky factor; matrices that fail get diagonal jitter, grown tenfold per try.
 
-    ``x ~ U[0, 1]^d``, ``f ~ GP(0, k)`` with ``k(x, x') = outputscale * exp(-|x - x'|^2 / (2 l^2))``,
-    ``y = f(x) + eps`` with ``eps ~ N(0, noise)``.
+    Jitter starts at 1e-10 of the matrix's mean diagonal and is added only to the
+    matrices that need it, so well-conditioned datasets are left exact.
+    """
+    chol, info = torch.linalg.cholesky_ex(cov)
+    failed = info != 0
+    if not failed.any():
+        return chol
+    eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
+    scale = torch.diagonal(cov, dim1=-2, dim2=-1).mean(-1).clamp_min(1e-30)  # (B,)
+    for attempt in range(max_tries):
+        jitter = scale[failed] * 10.0 ** (attempt - 10)
+        retry, info_retry = torch.linalg.cholesky_ex(cov[failed] + jitter[:, None, None] * eye)
+        idx = failed.nonzero().squeeze(-1)
+        ok = info_retry == 0
+        chol[idx[ok]] = retry[ok]
+        failed[idx[ok]] = False
+        if not failed.any():
+            return chol
+    raise torch.linalg.LinAlgError(f"{int(failed.sum())} covariance matrices stayed singular despite jitter")
+
+
+class GPPrior(Prior):
+    """Datasets drawn from a zero-mean GP with Gaussian observation noise.
+
+    ``x ~ U[0, 1]^d`` (or ``N(0, 1)^d``), ``f ~ GP(0, kernel)``, ``y = f(x) + eps``,
+    ``eps ~ N(0, noise)``. Kernel hyperparameters and the noise variance may be fixed
+    numbers or hyperpriors, drawn anew for every dataset.
 
     Args:
-        lengthscale: RBF lengthscale ``l``.
-        outputscale: kernel variance.
-        noise: observation-noise variance.
+        kernel: covariance function (default: RBF, lengthscale 0.1, outputscale 0.1).
+        noise: observation-noise variance, a number or a hyperprior.
+        x_distribution: "uniform" (on [0, 1]^d) or "normal" (standard).
         max_features: largest input dimension this prior is asked for.
     """
 
     def __init__(
         self,
-        lengthscale: float = 0.1,
-        outputscale: float = 0.1,
-        noise: float = 0.1,
+        kernel: Kernel | None = None,
+        noise: HyperparameterSpec = 0.1,
+        x_distribution: str = "uniform",
         max_features: int = 1,
     ):
-        for name, value in (("lengthscale", lengthscale), ("outputscale", outputscale), ("noise", noise)):
-            if not value > 0:
-                raise ValueError(f"GPPrior {name} must be positive, got {value!r}")
-        self.lengthscale = float(lengthscale)
-        self.outputscale = float(outputscale)
-        self.noise = float(noise)
+        if x_distribution not in X_DISTRIBUTIONS:
+            raise ValueError(f"x_distribution must be one of {X_DISTRIBUTIONS}, got {x_distribution!r}")
+        self.kernel = kernel if kernel is not None else RBF(lengthscale=0.1, outputscale=0.1)
+        self.noise = as_hyperprior(noise, "noise")
+        self.x_distribution = x_distribution
         self.max_features = int(max_features)
 
-    def kernel(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        """Noise-free prior covariance between two batches of inputs, (B, N, M)."""
-        return rbf_kernel(x1, x2, self.lengthscale, self.outputscale)
+    @property
+    def has_fixed_hyperparameters(self) -> bool:
+        return self.kernel.is_fixed and isinstance(self.noise, Fixed)
+
+    def sample_hyperparameters(self, batch_size: int, num_features: int, generator: torch.Generator) -> dict:
+        """Per-dataset kernel parameters and noise variances."""
+        return {
+            "kernel": self.kernel.sample_params(batch_size, num_features, generator),
+            "noise": self.noise.sample((batch_size,), generator),
+        }
 
     def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
-        x = torch.rand(batch_size, num_points, num_features, generator=generator, device=generator.device)
+        shape = (batch_size, num_points, num_features)
+        if self.x_distribution == "uniform":
+            x = torch.rand(shape, generator=generator, device=generator.device)
+        else:
+            x = torch.randn(shape, generator=generator, device=generator.device)
         return Batch(x=x, y=self.sample_targets(x, generator))
 
-    def sample_targets(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Noisy targets (B, N) of GP draws at given inputs x (B, N, d)."""
-        b, n, _ = x.shape
-        # Cholesky in float64: the noise term keeps the matrix well conditioned, float64 keeps it exact.
+    def sample_targets(self, x: torch.Tensor, generator: torch.Generator, hyperparameters: dict | None = None):
+        """Noisy targets (B, N) of GP draws at given inputs x (B, N, d), float32.
+
+        Computed in float64: the Cholesky factor stays accurate for long lengthscales.
+        """
+        b, n, d = x.shape
+        hp = hyperparameters or self.sample_hyperparameters(b, d, generator)
         x64 = x.double()
-        cov = self.kernel(x64, x64) + self.noise * torch.eye(n, dtype=torch.float64, device=x.device)
-        chol = torch.linalg.cholesky(cov)  # (B, N, N)
+        cov = self.kernel(x64, x64, hp["kernel"])
+        cov = cov + hp["noise"].to(cov)[:, None, None] * torch.eye(n, dtype=torch.float64, device=x.device)
+        chol = robust_cholesky(cov)  # (B, N, N)
         z = torch.randn(b, n, 1, generator=generator, device=x.device, dtype=torch.float64)
         return (chol @ z).squeeze(-1).float()
 
     def posterior_predictive(
         self, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor
     ) -> GaussianPredictive:
-        """Exact posterior predictive of noisy targets at ``x_test``.
+        """Exact posterior predictive of noisy targets at ``x_test``, for fixed hyperparameters.
 
         Shapes: x_train (B, n, d), y_train (B, n), x_test (B, m, d); n may be 0,
         which gives the prior predictive. Computed in float64.
         """
+        if not self.has_fixed_hyperparameters:
+            raise ValueError("the exact posterior needs fixed hyperparameters; this GPPrior has hyperpriors")
         x_train, y_train, x_test = x_train.double(), y_train.double(), x_test.double()
-        prior_var = self.outputscale + self.noise
-        if x_train.shape[1] == 0:
-            mean = x_test.new_zeros(x_test.shape[:2])
-            return GaussianPredictive(mean, torch.full_like(mean, prior_var))
-        n = x_train.shape[1]
-        k_tt = self.kernel(x_train, x_train) + self.noise * torch.eye(n, dtype=torch.float64, device=x_train.device)
-        k_ts = self.kernel(x_train, x_test)  # (B, n, m)
-        chol = torch.linalg.cholesky(k_tt)
+        b, n, d = x_train.shape
+        hp = self.sample_hyperparameters(b, d, torch.Generator(device=x_train.device))
+        noise = hp["noise"].to(x_train)[:, None]  # (B, 1)
+        prior_var = self.kernel.variance(x_test, hp["kernel"]) + noise  # (B, m)
+        if n == 0:
+            return GaussianPredictive(torch.zeros_like(prior_var), prior_var)
+        k_tt = self.kernel(x_train, x_train, hp["kernel"]) + noise[..., None] * torch.eye(n, dtype=torch.float64)
+        k_ts = self.kernel(x_train, x_test, hp["kernel"])  # (B, n, m)
+        chol = robust_cholesky(k_tt)
         alpha = torch.cholesky_solve(y_train.unsqueeze(-1), chol)  # (B, n, 1)
         mean = (k_ts.transpose(1, 2) @ alpha).squeeze(-1)  # (B, m)
         v = torch.linalg.solve_triangular(chol, k_ts, upper=False)  # (B, n, m)
-        variance = (prior_var - v.square().sum(1)).clamp_min(self.noise)
+        variance = torch.maximum(prior_var - v.square().sum(1), noise)
         return GaussianPredictive(mean, variance)
+
+    def kernel_matrix(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """Noise-free prior covariance (B, N, M) for fixed hyperparameters."""
+        if not self.kernel.is_fixed:
+            raise ValueError("kernel_matrix needs fixed kernel hyperparameters")
+        params = self.kernel.sample_params(x1.shape[0], x1.shape[-1], torch.Generator(device=x1.device))
+        return self.kernel(x1, x2, params)
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": "GPPrior",
-            "kernel": "rbf",
-            "lengthscale": self.lengthscale,
-            "outputscale": self.outputscale,
-            "noise": self.noise,
+            "kernel": self.kernel.describe(),
+            "noise": self.noise.describe(),
+            "x_distribution": self.x_distribution,
             "max_features": self.max_features,
-            "x_distribution": "uniform[0,1]",
         }

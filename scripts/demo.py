@@ -26,6 +26,15 @@ from priors import GPPrior
 CONTEXT_SIZES = [0, 1, 2, 5, 10, 20, 30, 50, 75, 100]
 
 
+def gp_1d_prior() -> GPPrior:
+    """The prior the demo trains on, built from the same Hydra config as training."""
+    from hydra import compose, initialize_config_module
+    from hydra.utils import instantiate
+
+    with initialize_config_module("pfn.configs", version_base="1.3"):
+        return instantiate(compose("train", overrides=["experiment=gp_1d"]).prior)
+
+
 def plot_bands(predictor: pfn.Predictor, prior: GPPrior, path: Path, seed: int = 0) -> None:
     import matplotlib
 
@@ -72,7 +81,7 @@ def main() -> None:
 
     path = Path("outputs") / args.name / "model.safetensors"
     predictor = pfn.load(path)
-    prior = GPPrior(**{k: predictor.config["prior"][k] for k in ("lengthscale", "outputscale", "noise")})
+    prior = gp_1d_prior()
     results = compare_with_exact_gp(predictor, prior, CONTEXT_SIZES, num_datasets=args.datasets)
     print(f"\nTrained {args.steps} steps in {minutes:.1f} min (including start-up); checkpoint {path}")
     print(f"Mean NLL per held-out point, {args.datasets} prior datasets x 50 queries per context size:\n")

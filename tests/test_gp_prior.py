@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from priors import GPPrior
+from priors.kernels import RBF
 
 
 def test_shapes_dtypes_and_domain():
@@ -33,12 +34,12 @@ def test_empirical_covariance_matches_kernel_plus_noise():
     sqrt((S_ii S_jj + S_ij^2) / n); we allow 5 of those per entry, so with 15 distinct
     entries a false alarm has probability below 1e-5.
     """
-    prior = GPPrior(lengthscale=0.1, outputscale=0.1, noise=0.1)
+    prior = GPPrior(RBF(lengthscale=0.1, outputscale=0.1), noise=0.1)
     x = torch.tensor([0.0, 0.03, 0.1, 0.2, 0.6]).view(1, 5, 1)
     n = 40_000
     y = prior.sample_targets(x.expand(n, 5, 1), torch.Generator().manual_seed(0)).double()
     emp = torch.cov(y.T)
-    expected = prior.kernel(x.double(), x.double())[0] + 0.1 * torch.eye(5, dtype=torch.float64)
+    expected = prior.kernel_matrix(x.double(), x.double())[0] + 0.1 * torch.eye(5, dtype=torch.float64)
     sd = ((expected.diag()[:, None] * expected.diag()[None, :] + expected**2) / n).sqrt()
     assert ((emp - expected).abs() < 5 * sd).all(), (emp - expected) / sd
     assert y.mean(0).abs().max() < 5 * math.sqrt(0.2 / n)
@@ -49,7 +50,7 @@ def test_sampled_datasets_whiten_to_standard_normal():
     prior = GPPrior()
     batch = prior.sample(500, 40, 1, torch.Generator().manual_seed(1))
     x = batch.x.double()
-    chol = torch.linalg.cholesky(prior.kernel(x, x) + prior.noise * torch.eye(40, dtype=torch.float64))
+    chol = torch.linalg.cholesky(prior.kernel_matrix(x, x) + 0.1 * torch.eye(40, dtype=torch.float64))
     z = torch.linalg.solve_triangular(chol, batch.y.double().unsqueeze(-1), upper=False).flatten()
     m = z.numel()
     assert abs(z.mean().item()) < 5 / math.sqrt(m)
@@ -60,12 +61,17 @@ def test_sampled_datasets_whiten_to_standard_normal():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
-    [({"lengthscale": 0.0}, "lengthscale"), ({"noise": -1.0}, "noise"), ({"outputscale": float("nan")}, "outputscale")],
+    "build, match",
+    [
+        (lambda: GPPrior(RBF(lengthscale=0.0)), "lengthscale"),
+        (lambda: GPPrior(noise=-1.0), "noise"),
+        (lambda: GPPrior(RBF(outputscale=float("nan"))), "outputscale"),
+        (lambda: GPPrior(x_distribution="beta"), "x_distribution"),
+    ],
 )
-def test_bad_hyperparameters_are_refused(kwargs, match):
+def test_bad_hyperparameters_are_refused(build, match):
     with pytest.raises(ValueError, match=match):
-        GPPrior(**kwargs)
+        build()
 
 
 def test_bad_sample_arguments_name_the_argument():

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pfn.data.prior_stream import TRAIN_STREAM, VAL_STREAM, PriorStream, step_generator
-from priors.base import SamplesBatches
+from priors.base import SamplesBatches, as_prior
 
 
 class PriorDataModule(L.LightningDataModule):
@@ -21,7 +21,8 @@ class PriorDataModule(L.LightningDataModule):
         prior: the prior to sample from.
         batch_size: datasets per step and rank.
         num_points: points per dataset (context + queries).
-        num_features: input dimension.
+        num_features: input dimension of the model.
+        min_features: fewest active features per step; the rest are zero (default: all).
         max_context: largest context size trained on; per step the context size is
             uniform on [min_context, max_context].
         min_context: smallest context size (0 trains the prior predictive too).
@@ -41,9 +42,11 @@ class PriorDataModule(L.LightningDataModule):
         seed: int = 0,
         num_val_batches: int = 8,
         num_workers: int = 0,
+        min_features: int | None = None,
     ):
         super().__init__()
-        self.prior = prior
+        self.prior = as_prior(prior)
+        self.min_features = num_features if min_features is None else min_features
         self.batch_size, self.num_points, self.num_features = batch_size, num_points, num_features
         self.min_context, self.max_context = min_context, max_context
         self.seed, self.num_val_batches, self.num_workers = seed, num_val_batches, num_workers
@@ -52,7 +55,7 @@ class PriorDataModule(L.LightningDataModule):
     def _stream(self, stream: int, rank: int, start_step: int, num_steps: int | None) -> PriorStream:
         return PriorStream(
             self.prior, self.batch_size, self.num_points, self.num_features,
-            self.min_context, self.max_context, self.seed, stream, rank, start_step, num_steps,
+            self.min_context, self.max_context, self.seed, stream, rank, start_step, num_steps, self.min_features,
         )  # fmt: skip
 
     def _loader(self, dataset: PriorStream) -> DataLoader:

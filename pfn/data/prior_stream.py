@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from priors.base import SamplesBatches
+from priors.base import SamplesBatches, as_prior
 
 TRAIN_STREAM, VAL_STREAM = 0, 1
 
@@ -27,19 +27,26 @@ def step_generator(seed: int, stream: int, step: int, rank: int) -> torch.Genera
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
-def num_context_at(seed: int, stream: int, step: int, low: int, high: int) -> int:
-    """The context size of step ``step``: uniform on [low, high], the same on every rank."""
-    return int(np.random.default_rng([seed, stream, step]).integers(low, high + 1))
+def step_shape(
+    seed: int, stream: int, step: int, context: tuple[int, int], features: tuple[int, int]
+) -> tuple[int, int]:
+    """(context size, active features) of step ``step``, each uniform on its range; the same on every rank."""
+    rng = np.random.default_rng([seed, stream, step])
+    return int(rng.integers(context[0], context[1] + 1)), int(rng.integers(features[0], features[1] + 1))
 
 
 class PriorStream(IterableDataset):
     """Yields dicts ``{"x": (B, N, d), "y": (B, N), "num_context": int}`` from a prior.
 
+    Each step uses between ``min_features`` and ``num_features`` input features; the
+    unused trailing features are zero, so one model serves several dimensionalities.
+
     Args:
         prior: anything with ``sample(batch_size, num_points, num_features, generator)``.
         batch_size: datasets per batch (per rank).
         num_points: points per dataset, context plus queries.
-        num_features: input dimension d.
+        num_features: input dimension d of the model.
+        min_features: fewest active features per step (default: all of them).
         min_context, max_context: range of the per-step context size (max < num_points).
         seed: the global seed.
         stream: separates independent streams (training, validation) under one seed.
@@ -61,25 +68,33 @@ class PriorStream(IterableDataset):
         rank: int = 0,
         start_step: int = 0,
         num_steps: int | None = None,
+        min_features: int | None = None,
     ):
         super().__init__()
+        min_features = num_features if min_features is None else min_features
+        if not 1 <= min_features <= num_features:
+            raise ValueError(f"need 1 <= min_features <= num_features, got {min_features} and {num_features}")
         if not 0 <= min_context <= max_context < num_points:
             raise ValueError(
                 f"need 0 <= min_context <= max_context < num_points, got min_context={min_context}, "
                 f"max_context={max_context}, num_points={num_points}"
             )
-        self.prior = prior
-        self.batch_size, self.num_points, self.num_features = batch_size, num_points, num_features
+        self.prior = as_prior(prior)
+        self.batch_size, self.num_points = batch_size, num_points
+        self.num_features, self.min_features = num_features, min_features
         self.min_context, self.max_context = min_context, max_context
         self.seed, self.stream, self.rank = seed, stream, rank
         self.start_step, self.num_steps = start_step, num_steps
 
     def batch_at(self, step: int) -> dict[str, torch.Tensor | int]:
         """The batch this rank trains on at ``step``."""
+        n, d = step_shape(
+            self.seed, self.stream, step, (self.min_context, self.max_context), (self.min_features, self.num_features)
+        )
         gen = step_generator(self.seed, self.stream, step, self.rank)
-        batch = self.prior.sample(self.batch_size, self.num_points, self.num_features, gen)
-        n = num_context_at(self.seed, self.stream, step, self.min_context, self.max_context)
-        return {"x": batch.x, "y": batch.y, "num_context": n}
+        batch = self.prior.sample(self.batch_size, self.num_points, d, gen)
+        x = torch.nn.functional.pad(batch.x, (0, self.num_features - d))  # zero the unused features
+        return {"x": x, "y": batch.y, "num_context": n}
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor | int]]:
         info = get_worker_info()

@@ -48,6 +48,11 @@ class Predictor:
         return self.net.num_features
 
     @property
+    def min_features(self) -> int:
+        """Fewest input features the model accepts (it was trained with the rest zero-padded)."""
+        return int(self.config.get("training", {}).get("min_features", self.num_features))
+
+    @property
     def max_context(self) -> int | None:
         """The largest context size the model was trained on, if recorded."""
         return self.config.get("training", {}).get("max_context")
@@ -56,20 +61,23 @@ class Predictor:
         xt, yt, xq = _as_tensor(x_train, "x_train"), _as_tensor(y_train, "y_train"), _as_tensor(x_test, "x_test")
         batched = xt.ndim == 3
         if not batched:  # one dataset: x (n,) or (n, d), y (n,)
-            if xt.ndim == 1 and self.num_features == 1:
+            if xt.ndim == 1 and self.min_features == 1:
                 xt, xq = xt.unsqueeze(-1), (xq.unsqueeze(-1) if xq.ndim == 1 else xq)
             xt, yt, xq = xt.unsqueeze(0), yt.unsqueeze(0), xq.unsqueeze(0)
-        d = self.num_features
-        if xt.ndim != 3 or xt.shape[-1] != d:
+        d, d_min = self.num_features, self.min_features
+        allowed = f"{d}" if d_min == d else f"{d_min} to {d}"
+        if xt.ndim != 3 or not d_min <= xt.shape[-1] <= d:
             raise ValueError(
-                f"x_train must have shape (n, {d}){' or (n,)' if d == 1 else ''} or (b, n, {d}) for this "
-                f"{d}-feature model, got {tuple(_as_tensor(x_train, 'x_train').shape)}"
+                f"x_train must have shape (n, d){' or (n,)' if d_min == 1 else ''} or (b, n, d) with d = {allowed} "
+                f"features for this model, got {tuple(_as_tensor(x_train, 'x_train').shape)}"
             )
-        if xq.ndim != 3 or xq.shape[-1] != d or xq.shape[0] != xt.shape[0]:
+        if xq.ndim != 3 or xq.shape[-1] != xt.shape[-1] or xq.shape[0] != xt.shape[0]:
             raise ValueError(
-                f"x_test must have the same number of features ({d}) and datasets as x_train, "
+                f"x_test must have the same number of features ({xt.shape[-1]}) and datasets as x_train, "
                 f"got shape {tuple(_as_tensor(x_test, 'x_test').shape)}"
             )
+        if xt.shape[-1] < d:  # the model was trained with unused features set to zero
+            xt, xq = (torch.nn.functional.pad(t, (0, d - t.shape[-1])) for t in (xt, xq))
         if yt.shape != xt.shape[:2]:
             raise ValueError(
                 f"y_train must have one value per row of x_train: expected shape {tuple(xt.shape[:2])} "

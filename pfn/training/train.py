@@ -71,6 +71,7 @@ def train(cfg: DictConfig) -> Path:
             training={
                 "steps": trainer.global_step,
                 "max_context": datamodule.max_context,
+                "min_features": datamodule.min_features,
                 "num_points": datamodule.num_points,
                 "batch_size": datamodule.batch_size,
                 "world_size": trainer.world_size,

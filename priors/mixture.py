@@ -1,0 +1,68 @@
+"""A prior that draws each dataset (or each whole batch) from one of several priors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from priors.base import Batch, Prior, as_prior
+
+
+class MixturePrior(Prior):
+    """Mixture of priors with given weights.
+
+    Args:
+        priors: the component priors (objects with ``sample`` or plain functions).
+        weights: relative weights, one per component (default: equal).
+        per: "dataset" draws a component for every dataset; "batch" one for the whole batch
+            (useful when components differ in cost or shape conventions).
+    """
+
+    def __init__(self, priors: list, weights: list[float] | None = None, per: str = "dataset"):
+        if not priors:
+            raise ValueError("MixturePrior needs at least one prior")
+        self.priors = [as_prior(p) for p in priors]
+        w = (
+            torch.ones(len(self.priors), dtype=torch.float64)
+            if weights is None
+            else torch.tensor(weights, dtype=torch.float64)
+        )
+        if w.shape != (len(self.priors),) or not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights must be {len(self.priors)} non-negative numbers, not all zero; got {weights!r}")
+        if per not in ("dataset", "batch"):
+            raise ValueError(f"per must be 'dataset' or 'batch', got {per!r}")
+        self.weights = w / w.sum()
+        self.per = per
+        self.max_features = min(getattr(p, "max_features", 1) for p in self.priors)
+
+    def sample_components(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """The component index of each dataset, (B,)."""
+        n = 1 if self.per == "batch" else batch_size
+        idx = torch.multinomial(self.weights.to(generator.device), n, replacement=True, generator=generator)
+        return idx.expand(batch_size) if self.per == "batch" else idx
+
+    def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
+        comp = self.sample_components(batch_size, generator).cpu()
+        x = y = None
+        for k, prior in enumerate(self.priors):
+            rows = (comp == k).nonzero().squeeze(-1)
+            if rows.numel() == 0:
+                continue
+            part = prior.sample(rows.numel(), num_points, num_features, generator)
+            if x is None:
+                x = part.x.new_zeros(batch_size, num_points, num_features)
+                y = part.y.new_zeros(batch_size, num_points)
+            rows = rows.to(part.x.device)
+            x[rows], y[rows] = part.x, part.y
+        return Batch(x=x, y=y)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": "MixturePrior",
+            "per": self.per,
+            "components": [
+                {"weight": float(w), **(p.describe() if hasattr(p, "describe") else {"name": type(p).__name__})}
+                for w, p in zip(self.weights, self.priors, strict=True)
+            ],
+        }
