@@ -34,6 +34,13 @@ def _largest_value(h, name: str) -> int:
     raise ValueError(f"{name} must be an integer or a Choice of integers, got {type(h).__name__}")
 
 
+# Default hyperpriors (immutable, so safe to share as defaults).
+DEFAULT_NUM_LAYERS = Choice([1, 2, 3])
+DEFAULT_WIDTH = Choice([16, 32, 64])
+DEFAULT_WEIGHT_SCALE = LogUniform(0.5, 2.0)
+DEFAULT_NOISE_STD = LogUniform(0.01, 0.3)
+
+
 class BNNPrior(Prior):
     """Regression datasets from random MLPs with Gaussian weights and Gaussian noise.
 
@@ -55,12 +62,12 @@ class BNNPrior(Prior):
 
     def __init__(
         self,
-        num_layers: HyperparameterSpec = Choice([1, 2, 3]),
-        width: HyperparameterSpec = Choice([16, 32, 64]),
+        num_layers: HyperparameterSpec = DEFAULT_NUM_LAYERS,
+        width: HyperparameterSpec = DEFAULT_WIDTH,
         activations: tuple[str, ...] | list[str] = ("tanh", "relu"),
-        weight_scale: HyperparameterSpec = LogUniform(0.5, 2.0),
+        weight_scale: HyperparameterSpec = DEFAULT_WEIGHT_SCALE,
         bias_scale: HyperparameterSpec = 0.5,
-        noise_std: HyperparameterSpec = LogUniform(0.01, 0.3),
+        noise_std: HyperparameterSpec = DEFAULT_NOISE_STD,
         x_distribution: str = "normal",
         max_features: int = 8,
     ):
