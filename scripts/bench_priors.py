@@ -1,0 +1,81 @@
+"""Prior sampling speed, and its share of a training step, for each experiment's default config.
+
+    python scripts/bench_priors.py [--threads 2] [--repeats 7]
+
+For every experiment (gp_1d, gp_hyper, bnn, lc) at its training shape, prints datasets/s
+sampled from the prior (median over repeats), the time of one training step of that
+experiment's model without sampling, and sampling's share of a whole step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from hydra import compose, initialize_config_module
+from hydra.utils import instantiate
+
+from pfn.data.prior_stream import PriorStream
+from pfn.model.bar_distribution import BarDistribution
+
+EXPERIMENTS = ["gp_1d", "gp_hyper", "bnn", "lc"]
+
+
+def median_seconds(fn, repeats: int, inner: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t0) / inner)
+    return statistics.median(times)
+
+
+def bench(experiment: str, repeats: int) -> tuple[int, int, float, float]:
+    with initialize_config_module("pfn.configs", version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}", "paths.output_dir=/tmp/bench"])
+    dm = instantiate(cfg.data)
+    stream = PriorStream(
+        dm.prior, dm.batch_size, dm.num_points, dm.num_features, dm.min_context, dm.max_context, 0,
+        min_features=dm.min_features,
+    )  # fmt: skip
+    batches = iter(stream)
+    sample = median_seconds(lambda: next(batches), repeats, 10)
+
+    module = instantiate(cfg.model, bar=BarDistribution.from_samples(dm.sample_targets(256), cfg.model.net.num_bins))
+    opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
+    fixed = [next(batches) for _ in range(8)]
+    k = iter(range(10**9))
+
+    def step():
+        loss = module._nll(fixed[next(k) % 8])
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+    train_step = median_seconds(step, repeats, 5)
+    return dm.batch_size, dm.num_points, sample, train_step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"{args.threads} threads; median of {args.repeats} repeats")
+    print("| experiment | prior | batch | datasets/s | sampling (ms/batch) | training step w/o sampling (ms) | sampling share |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for exp in EXPERIMENTS:
+        b, n, sample, step = bench(exp, args.repeats)
+        with initialize_config_module("pfn.configs", version_base="1.3"):
+            prior = compose("train", overrides=[f"experiment={exp}"]).prior._target_.split(".")[-1]
+        print(f"| {exp} | {prior} | {b} x {n} | {b / sample:.0f} | {sample * 1e3:.1f} | {step * 1e3:.1f} "
+              f"| {sample / (sample + step):.1%} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
