@@ -67,7 +67,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{args.threads} threads; median of {args.repeats} repeats")
-    print("| experiment | prior | batch | datasets/s | sampling (ms/batch) | training step w/o sampling (ms) | sampling share |")
+    print(
+        "| experiment | prior | batch | datasets/s | sampling (ms/batch) "
+        "| training step w/o sampling (ms) | sampling share |"
+    )
     print("|---|---|---|---:|---:|---:|---:|")
     for exp in EXPERIMENTS:
         b, n, sample, step = bench(exp, args.repeats)
