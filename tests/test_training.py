@@ -18,7 +18,7 @@ from priors import GPPrior
 
 TINY = [
     "model.net.d_model=64", "model.net.n_layers=2", "model.net.n_heads=4", "model.net.d_ff=128",
-    "model.net.num_bins=100", "data.batch_size=16", "data.num_points=60", "data.max_context=50",
+    "model.net.num_bins=100", "data.batch_size=32", "data.num_points=60", "data.max_context=50",
     "data.num_val_batches=2", "trainer.val_check_interval=100", "trainer.enable_progress_bar=false",
 ]  # fmt: skip
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import lightning as L
-import torch
 from torch.utils.data import DataLoader
 
 from pfn.data.prior_stream import TRAIN_STREAM, VAL_STREAM, PriorStream, step_generator
-from priors.base import SamplesBatches, as_prior
+from priors.base import Batch, SamplesBatches, as_prior
 
 
 class PriorDataModule(L.LightningDataModule):
@@ -75,7 +74,7 @@ class PriorDataModule(L.LightningDataModule):
         rank = self.trainer.global_rank if self.trainer else 0
         return self._loader(self._stream(VAL_STREAM, rank, 0, self.num_val_batches))
 
-    def sample_targets(self, num_datasets: int = 2048) -> torch.Tensor:
-        """Targets of ``num_datasets`` prior datasets, for fitting the output bins."""
+    def sample_batch(self, num_datasets: int = 2048) -> Batch:
+        """``num_datasets`` prior datasets from a stream of their own (for fitting the output bins)."""
         gen = step_generator(self.seed, stream=2, step=0, rank=0)
-        return self.prior.sample(num_datasets, self.num_points, self.num_features, gen).y
+        return self.prior.sample(num_datasets, self.num_points, self.num_features, gen)

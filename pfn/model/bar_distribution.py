@@ -144,3 +144,67 @@ class BarDistribution(nn.Module):
         p = torch.softmax(logits, dim=-1)
         mean = p @ m1.to(p.dtype)
         return (p @ m2.to(p.dtype) - mean**2).clamp_min(0)
+
+    # -- decision-making summaries ------------------------------------------------------------
+    def mode(self, logits: torch.Tensor) -> torch.Tensor:
+        """Location of the highest density: a bin's centre, or the inner border of a tail."""
+        b = self.borders
+        log_density = torch.log_softmax(logits, dim=-1) - self.widths.log().to(logits.dtype)
+        s_left, s_right = self.tail_scales
+        # a tail's density peaks at its inner border: mass * sqrt(2 / pi) / s
+        peak = 0.5 * math.log(2 / math.pi)
+        log_density[..., 0] = torch.log_softmax(logits, dim=-1)[..., 0] + peak - s_left.log()
+        log_density[..., -1] = torch.log_softmax(logits, dim=-1)[..., -1] + peak - s_right.log()
+        locations = (b[:-1] + b[1:]) / 2
+        locations = torch.cat([b[1:2], locations[1:-1], b[-2:-1]])
+        return locations.to(logits.dtype)[log_density.argmax(-1)]
+
+    def entropy(self, logits: torch.Tensor) -> torch.Tensor:
+        """Differential entropy: uniform bins give -p log(p / w); a tail of mass p and scale s gives
+        -p log p + p (log(s sqrt(pi / 2)) + 1 / 2), the entropy of a half-normal."""
+        log_p = torch.log_softmax(logits, dim=-1)
+        p = log_p.exp()
+        inner = -(p * (log_p - self.widths.log().to(p.dtype)))
+        s_left, s_right = self.tail_scales
+        half_normal = [torch.log(s * math.sqrt(math.pi / 2)) + 0.5 for s in (s_left, s_right)]
+        inner[..., 0] = -p[..., 0] * log_p[..., 0] + p[..., 0] * half_normal[0]
+        inner[..., -1] = -p[..., -1] * log_p[..., -1] + p[..., -1] * half_normal[1]
+        return inner.sum(-1)
+
+    def sample(self, logits: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` draws per distribution, shape (n, ...): a bin by its mass, then a point within it."""
+        b = self.borders
+        p = torch.softmax(logits.double(), dim=-1).reshape(-1, self.num_bins)
+        idx = torch.multinomial(p, n, replacement=True, generator=generator).T  # (n, M)
+        u = torch.rand(idx.shape, generator=generator, device=p.device, dtype=torch.float64)
+        inside = b.double()[idx] + u * self.widths.double()[idx]
+        s_left, s_right = self.tail_scales
+        # half-normal magnitudes via the inverse cdf of u
+        t = math.sqrt(2) * torch.erfinv(u.clamp(max=1 - 1e-16))
+        out = torch.where(idx == 0, b[1].double() - s_left.double() * t, inside)
+        out = torch.where(idx == self.num_bins - 1, b[-2].double() + s_right.double() * t, out)
+        return out.to(logits.dtype).reshape(n, *logits.shape[:-1])
+
+    def expected_excess(self, logits: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
+        """E[max(Y - c, 0)], exactly: per bin, the integral of (y - c) times the density above c."""
+        b, w = self.borders.to(logits.dtype), self.widths.to(logits.dtype)
+        p = torch.softmax(logits, dim=-1)
+        c = torch.as_tensor(c, dtype=p.dtype, device=p.device).expand(p.shape[:-1]).unsqueeze(-1)  # (..., 1)
+        lo, hi = b[:-1], b[1:]
+        start = torch.maximum(lo, c)
+        uniform = torch.where(hi > c, p / w * ((hi - c) ** 2 - (start - c) ** 2) / 2, torch.zeros_like(p))
+        s_left, s_right = (s.to(p.dtype) for s in self.tail_scales)
+        sq2, sq2pi = math.sqrt(2), math.sqrt(2 / math.pi)
+        c0 = c.squeeze(-1)
+        # right tail: Y = b[-2] + s|Z|
+        t0 = (c0 - b[-2]).clamp_min(0)
+        right = p[..., -1] * (
+            s_right * sq2pi * torch.exp(-0.5 * (t0 / s_right) ** 2) + (b[-2] - c0) * torch.erfc(t0 / (s_right * sq2))
+        )
+        # left tail: Y = b[1] - s|Z|, contributes where Y > c, i.e. |Z| < (b[1] - c) / s
+        top = (b[1] - c0).clamp_min(0)
+        left = p[..., 0] * (
+            (b[1] - c0) * torch.erf(top / (s_left * sq2)) - s_left * sq2pi * (1 - torch.exp(-0.5 * (top / s_left) ** 2))
+        )
+        return uniform[..., 1:-1].sum(-1) + left + right
+

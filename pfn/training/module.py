@@ -8,6 +8,7 @@ import lightning as L
 import torch
 
 from pfn.model.bar_distribution import BarDistribution
+from pfn.model.normalization import Normalization
 from pfn.model.transformer import PFNTransformer
 
 
@@ -24,11 +25,13 @@ class PFNModule(L.LightningModule):
 
     Each batch carries its context size (``num_context``, drawn per step by the data
     stream): the first ``num_context`` points of every dataset are context, the
-    rest are queries.
+    rest are queries. Inputs are normalised by ``normalization`` exactly as the
+    predictor will normalise them, and the loss is the NLL of normalised targets.
 
     Args:
         net: the transformer.
-        bar: output distribution; its borders are saved in the checkpoint.
+        bar: output distribution over normalised targets; its borders are saved in the checkpoint.
+        normalization: how x and y are normalised (default: not at all, the prior's units).
         lr: peak learning rate of AdamW.
         weight_decay: AdamW weight decay (not applied to biases, norms, embeddings).
         betas: AdamW betas.
@@ -40,6 +43,7 @@ class PFNModule(L.LightningModule):
         self,
         net: PFNTransformer,
         bar: BarDistribution,
+        normalization: Normalization | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         betas: tuple[float, float] = (0.9, 0.999),
@@ -51,13 +55,15 @@ class PFNModule(L.LightningModule):
             raise ValueError(f"net predicts {net.num_bins} bins but bar has {bar.num_bins}")
         self.net = net
         self.bar = bar
+        self.normalization = normalization or Normalization()
         betas = (float(betas[0]), float(betas[1]))  # plain floats: checkpoints load with weights_only=True
-        self.save_hyperparameters(ignore=["net", "bar"])
+        self.save_hyperparameters(ignore=["net", "bar", "normalization"])
 
     def _nll(self, batch: dict) -> torch.Tensor:
         x, y, n = batch["x"], batch["y"], int(batch["num_context"])
-        logits = self.net(x[:, :n], y[:, :n], x[:, n:])  # (B, N-n, K)
-        return self.bar.nll(logits.float(), y[:, n:]).mean()
+        x_ctx, y_ctx, x_qry, y_loc, y_scale = self.normalization.apply(x[:, :n], y[:, :n], x[:, n:])
+        logits = self.net(x_ctx, y_ctx, x_qry)  # (B, N-n, K)
+        return self.bar.nll(logits.float(), (y[:, n:] - y_loc) / y_scale).mean()
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._nll(batch)

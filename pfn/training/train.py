@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from pfn.checkpoint import save_checkpoint
 from pfn.data.datamodule import PriorDataModule
 from pfn.model.bar_distribution import BarDistribution
+from pfn.model.normalization import Normalization
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path, overwrite: bool) -> str | None:
@@ -40,6 +41,19 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path, overwrite: bool) 
     return ckpt_path
 
 
+def fit_output_bins(datamodule: PriorDataModule, normalization: Normalization, num_bins: int) -> BarDistribution:
+    """Bins at quantiles of the targets exactly as the loss sees them: prior draws, normalised by
+    contexts of sizes spread over the training range."""
+    batch = datamodule.sample_batch()
+    sizes = torch.linspace(datamodule.min_context, datamodule.max_context, 8).round().long().unique().tolist()
+    targets = []
+    for i, n in enumerate(sizes):
+        x, y = batch.x[i :: len(sizes)], batch.y[i :: len(sizes)]
+        *_, loc, scale = normalization.apply(x[:, :n], y[:, :n], x[:, n:])
+        targets.append(((y[:, n:] - loc) / scale).flatten())
+    return BarDistribution.from_samples(torch.cat(targets), num_bins)
+
+
 def train(cfg: DictConfig) -> Path:
     """Train as configured by ``cfg`` and export the inference checkpoint; returns its path."""
     output_dir = Path(cfg.paths.output_dir)
@@ -48,8 +62,9 @@ def train(cfg: DictConfig) -> Path:
     torch.set_num_threads(cfg.get("num_threads") or torch.get_num_threads())
 
     datamodule: PriorDataModule = instantiate(cfg.data)
-    bar = BarDistribution.from_samples(datamodule.sample_targets(), cfg.model.net.num_bins)
-    module = instantiate(cfg.model, bar=bar)
+    normalization: Normalization = instantiate(cfg.model.normalization)
+    bar = fit_output_bins(datamodule, normalization, cfg.model.net.num_bins)
+    module = instantiate(cfg.model, bar=bar, normalization=normalization)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
@@ -67,6 +82,7 @@ def train(cfg: DictConfig) -> Path:
             path,
             module.net,
             module.bar,
+            normalization=normalization.to_dict(),
             prior=prior.describe() if hasattr(prior, "describe") else {"name": type(prior).__name__},
             training={
                 "steps": trainer.global_step,

@@ -1,0 +1,68 @@
+"""Input normalisation, applied identically in training and at inference.
+
+"standardize" shifts and scales each dataset by its own context's mean and
+standard deviation (per feature for x), so a model trained this way is
+equivariant to the units of its data: scaling y by 1000 scales every prediction
+by 1000. With fewer than two context points there is no spread to estimate:
+one point only shifts, none leaves the data as it is. "none" keeps the prior's units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+MODES = ("none", "standardize")
+
+
+def context_location_scale(v: torch.Tensor, min_scale: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation over the context axis (dim 1) of v (B, n, ...), keeping that axis.
+
+    n = 0 gives (0, 1); n = 1 gives (v, 1); a constant feature gets scale 1.
+    """
+    n = v.shape[1]
+    if n == 0:
+        shape = (v.shape[0], 1, *v.shape[2:])
+        return v.new_zeros(shape), v.new_ones(shape)
+    loc = v.mean(1, keepdim=True)
+    if n == 1:
+        return loc, torch.ones_like(loc)
+    scale = v.std(1, keepdim=True, correction=0)
+    return loc, torch.where(scale > min_scale, scale, torch.ones_like(scale))
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """How x and y are normalised before the network sees them ("none" or "standardize")."""
+
+    x: str = "none"
+    y: str = "none"
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y"):
+            if getattr(self, name) not in MODES:
+                raise ValueError(f"normalization {name} must be one of {MODES}, got {getattr(self, name)!r}")
+
+    def apply(
+        self, x_ctx: torch.Tensor, y_ctx: torch.Tensor, x_qry: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised (x_ctx, y_ctx, x_qry) and the y location and scale, each (B, 1), to map back."""
+        if self.x == "standardize":
+            loc, scale = context_location_scale(x_ctx)  # (B, 1, d)
+            x_ctx, x_qry = (x_ctx - loc) / scale, (x_qry - loc) / scale
+        if self.y == "standardize":
+            y_loc, y_scale = context_location_scale(y_ctx)  # (B, 1)
+            y_ctx = (y_ctx - y_loc) / y_scale
+        else:
+            y_loc = y_ctx.new_zeros(y_ctx.shape[0], 1)
+            y_scale = y_ctx.new_ones(y_ctx.shape[0], 1)
+        return x_ctx, y_ctx, x_qry, y_loc, y_scale
+
+    @property
+    def units(self) -> str:
+        """"equivariant" when predictions follow the units of y, "prior" when they are the prior's."""
+        return "equivariant" if self.y == "standardize" else "prior"
+
+    def to_dict(self) -> dict[str, str]:
+        return {**asdict(self), "units": self.units}
