@@ -7,7 +7,16 @@
 """
 
 from pfn.checkpoint import CheckpointError
-from pfn.inference import PosteriorPredictive, Predictor, load
+from pfn.inference import ConditionedPredictor, PosteriorPredictive, Predictor, load
+from pfn.pretrained import list_pretrained
 
 __version__ = "0.1.0"
-__all__ = ["CheckpointError", "PosteriorPredictive", "Predictor", "__version__", "load"]
+__all__ = [
+    "CheckpointError",
+    "ConditionedPredictor",
+    "PosteriorPredictive",
+    "Predictor",
+    "__version__",
+    "list_pretrained",
+    "load",
+]

@@ -52,8 +52,13 @@ def save_checkpoint(
     prior: dict[str, Any],
     normalization: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
+    domain: dict[str, Any] | None = None,
+    evaluation: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``net`` and ``bar`` with their description to ``path``, atomically.
+
+    ``domain`` records the input range the model was trained on (``{"x": [lo, hi]}``) and
+    ``evaluation`` measured fidelity (e.g. the NLL gap to a reference posterior).
 
     The file is written next to its destination and renamed into place, so a crash
     mid-write leaves any previous file at ``path`` intact.
@@ -65,8 +70,10 @@ def save_checkpoint(
         "architecture": type(net).__name__,
         "model": net.config(),
         "prior": prior,
-        "normalization": normalization or {"x": "none", "y": "none"},
+        "normalization": normalization or {"x": "none", "y": "none", "units": "prior"},
         "training": training or {},
+        "domain": domain or {},
+        "evaluation": evaluation or {},
     }
     metadata = {
         "format": FORMAT,
@@ -89,14 +96,8 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistribution, dict[str, Any]]:
-    """Read a checkpoint written by :func:`save_checkpoint`: (net, bar, config).
-
-    Raises:
-        CheckpointError: not a safetensors file, not a PFN checkpoint, a newer format,
-            an unknown architecture, or tensors that do not match the recorded digest.
-    """
-    path = Path(path)
+def _read(path: Path, with_tensors: bool) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """Header metadata (and tensors) of a PFN checkpoint, after checking what the file is."""
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
     with open(path, "rb") as f:
@@ -110,7 +111,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistrib
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
+            keys = list(f.keys()) if with_tensors else []
+            tensors = {k: f.get_tensor(k) for k in keys}
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
     if metadata.get("format") != FORMAT:
@@ -120,6 +122,27 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistrib
         raise CheckpointError(
             f"{path} has checkpoint format {version}; this version of pfn reads up to {FORMAT_VERSION}: upgrade pfn"
         )
+    return metadata, tensors
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON description of a checkpoint, without loading its weights."""
+    metadata, _ = _read(Path(path), with_tensors=False)
+    try:
+        return json.loads(metadata["config"])
+    except (KeyError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} has an invalid PFN config: {err!r}") from err
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistribution, dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint`: (net, bar, config).
+
+    Raises:
+        CheckpointError: not a safetensors file, not a PFN checkpoint, a newer format,
+            an unknown architecture, or tensors that do not match the recorded digest.
+    """
+    path = Path(path)
+    metadata, tensors = _read(path, with_tensors=True)
     if metadata.get("sha256") != _digest(tensors):
         raise CheckpointError(f"{path} is corrupted or was modified: its tensors do not match the recorded sha256")
     try:

@@ -87,6 +87,11 @@ class BNNPrior(Prior):
         self.x_distribution = x_distribution
         self.max_features = int(max_features)
 
+    @property
+    def input_range(self) -> tuple[float, float] | None:
+        """Range of x the prior produces (None when unbounded)."""
+        return (0.0, 1.0) if self.x_distribution == "uniform" else None
+
     def _inputs(self, shape, generator) -> torch.Tensor:
         draw = torch.randn if self.x_distribution == "normal" else torch.rand
         return draw(shape, generator=generator, device=generator.device)

@@ -81,6 +81,11 @@ class GPPrior(Prior):
         self.max_features = int(max_features)
 
     @property
+    def input_range(self) -> tuple[float, float] | None:
+        """Range of x the prior produces (None when unbounded)."""
+        return (0.0, 1.0) if self.x_distribution == "uniform" else None
+
+    @property
     def has_fixed_hyperparameters(self) -> bool:
         return self.kernel.is_fixed and isinstance(self.noise, Fixed)
 

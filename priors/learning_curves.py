@@ -123,6 +123,9 @@ class LearningCurvePrior(Prior):
         self.max_epochs = max_epochs
         self.max_tries = max_tries
 
+    #: x is the epoch divided by max_epochs
+    input_range = (0.0, 1.0)
+
     def _candidates(self, n: int, length: int, generator: torch.Generator) -> torch.Tensor:
         t = torch.arange(1, length + 1, dtype=torch.float64, device=generator.device)[None, :]  # (1, T)
         dev = generator.device

@@ -64,7 +64,7 @@ def test_empty_context_is_the_prior_predictive(predictor):
         (lambda x, y, q: (x, y, np.full_like(q, np.nan)), "x_test contains NaN"),
         (lambda x, y, q: (x, y[:-1], q), r"y_train must have one value per row of x_train"),
         (lambda x, y, q: (np.hstack([x, x]), y, q), r"x_train must have shape \(n, d\).* d = 2 features"),
-        (lambda x, y, q: (x, y, q[:, :1]), "x_test must have the same number of features"),
+        (lambda x, y, q: (x, y, q[:, :1]), r"x_test must have shape \(m, 2\): the same number of features"),
         (lambda x, y, q: (x, [str(v) + "a" for v in y], q), "y_train must be numeric"),
     ],
 )

@@ -207,4 +207,3 @@ class BarDistribution(nn.Module):
             (b[1] - c0) * torch.erf(top / (s_left * sq2)) - s_left * sq2pi * (1 - torch.exp(-0.5 * (top / s_left) ** 2))
         )
         return uniform[..., 1:-1].sum(-1) + left + right
-

@@ -33,6 +33,22 @@ def context_location_scale(v: torch.Tensor, min_scale: float = 1e-6) -> tuple[to
 
 
 @dataclass(frozen=True)
+class ContextStatistics:
+    """Per-dataset shifts and scales fitted on a context: x (B, 1, d), y (B, 1)."""
+
+    x_loc: torch.Tensor | None
+    x_scale: torch.Tensor | None
+    y_loc: torch.Tensor
+    y_scale: torch.Tensor
+
+    def x(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.x_loc is None else (x - self.x_loc) / self.x_scale
+
+    def y(self, y: torch.Tensor) -> torch.Tensor:
+        return (y - self.y_loc) / self.y_scale
+
+
+@dataclass(frozen=True)
 class Normalization:
     """How x and y are normalised before the network sees them ("none" or "standardize")."""
 
@@ -44,24 +60,27 @@ class Normalization:
             if getattr(self, name) not in MODES:
                 raise ValueError(f"normalization {name} must be one of {MODES}, got {getattr(self, name)!r}")
 
+    def fit(self, x_ctx: torch.Tensor, y_ctx: torch.Tensor) -> ContextStatistics:
+        """Shifts and scales from the context x (B, n, d) and y (B, n)."""
+        x_loc = x_scale = None
+        if self.x == "standardize":
+            x_loc, x_scale = context_location_scale(x_ctx)
+        if self.y == "standardize":
+            y_loc, y_scale = context_location_scale(y_ctx)
+        else:
+            y_loc, y_scale = y_ctx.new_zeros(y_ctx.shape[0], 1), y_ctx.new_ones(y_ctx.shape[0], 1)
+        return ContextStatistics(x_loc, x_scale, y_loc, y_scale)
+
     def apply(
         self, x_ctx: torch.Tensor, y_ctx: torch.Tensor, x_qry: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalised (x_ctx, y_ctx, x_qry) and the y location and scale, each (B, 1), to map back."""
-        if self.x == "standardize":
-            loc, scale = context_location_scale(x_ctx)  # (B, 1, d)
-            x_ctx, x_qry = (x_ctx - loc) / scale, (x_qry - loc) / scale
-        if self.y == "standardize":
-            y_loc, y_scale = context_location_scale(y_ctx)  # (B, 1)
-            y_ctx = (y_ctx - y_loc) / y_scale
-        else:
-            y_loc = y_ctx.new_zeros(y_ctx.shape[0], 1)
-            y_scale = y_ctx.new_ones(y_ctx.shape[0], 1)
-        return x_ctx, y_ctx, x_qry, y_loc, y_scale
+        stats = self.fit(x_ctx, y_ctx)
+        return stats.x(x_ctx), stats.y(y_ctx), stats.x(x_qry), stats.y_loc, stats.y_scale
 
     @property
     def units(self) -> str:
-        """"equivariant" when predictions follow the units of y, "prior" when they are the prior's."""
+        """ "equivariant" when predictions follow the units of y, "prior" when they are the prior's."""
         return "equivariant" if self.y == "standardize" else "prior"
 
     def to_dict(self) -> dict[str, str]:

@@ -83,6 +83,7 @@ def train(cfg: DictConfig) -> Path:
             module.net,
             module.bar,
             normalization=normalization.to_dict(),
+            domain={"x": getattr(prior, "input_range", None)},
             prior=prior.describe() if hasattr(prior, "describe") else {"name": type(prior).__name__},
             training={
                 "steps": trainer.global_step,
