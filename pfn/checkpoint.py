@@ -1,7 +1,7 @@
 """Inference checkpoints: one safetensors file, weights plus a JSON header. Never unpickled.
 
 Layout of ``model.safetensors``:
-- tensors ``net.*`` (transformer weights) and ``bar.borders`` (output bins);
+- tensors ``net.*`` (transformer weights) and, for regression, ``bar.borders`` (output bins);
 - metadata ``format`` ("pfn-checkpoint"), ``format_version`` and ``config``, a JSON
   object with the architecture, the prior's description, input normalisation and
   training information, plus ``sha256`` of the tensor bytes so a modified file
@@ -24,6 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from pfn.model.bar_distribution import BarDistribution
+from pfn.model.categorical import Categorical
 from pfn.model.transformer import PFNTransformer
 
 FORMAT = "pfn-checkpoint"
@@ -48,14 +49,14 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
 def save_checkpoint(
     path: str | os.PathLike,
     net: PFNTransformer,
-    bar: BarDistribution,
+    output: BarDistribution | Categorical,
     prior: dict[str, Any],
     normalization: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     domain: dict[str, Any] | None = None,
     evaluation: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``net`` and ``bar`` with their description to ``path``, atomically.
+    """Write ``net`` and its ``output`` distribution with their description to ``path``, atomically.
 
     ``domain`` records the input range the model was trained on (``{"x": [lo, hi]}``) and
     ``evaluation`` measured fidelity (e.g. the NLL gap to a reference posterior).
@@ -65,9 +66,14 @@ def save_checkpoint(
     """
     path = Path(path)
     tensors = {f"net.{k}": v.detach().cpu().float().contiguous() for k, v in net.state_dict().items()}
-    tensors["bar.borders"] = bar.borders.detach().cpu().float().contiguous()
+    if isinstance(output, BarDistribution):
+        tensors["bar.borders"] = output.borders.detach().cpu().float().contiguous()
+        output_config = {"kind": "bar", "num_bins": output.num_bins}
+    else:
+        output_config = {"kind": "categorical", "num_classes": output.num_classes}
     config = {
         "architecture": type(net).__name__,
+        "output": output_config,
         "model": net.config(),
         "prior": prior,
         "normalization": normalization or {"x": "none", "y": "none", "units": "prior"},
@@ -134,8 +140,10 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path} has an invalid PFN config: {err!r}") from err
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistribution, dict[str, Any]]:
-    """Read a checkpoint written by :func:`save_checkpoint`: (net, bar, config).
+def load_checkpoint(
+    path: str | os.PathLike,
+) -> tuple[PFNTransformer, BarDistribution | Categorical, dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint`: (net, output distribution, config).
 
     Raises:
         CheckpointError: not a safetensors file, not a PFN checkpoint, a newer format,
@@ -150,8 +158,13 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[PFNTransformer, BarDistrib
         arch = ARCHITECTURES[config["architecture"]]
         net = arch(**config["model"])
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        bar = BarDistribution(tensors["bar.borders"])
+        kind = config.get("output", {"kind": "bar"})
+        output = (
+            Categorical(kind["num_classes"])
+            if kind["kind"] == "categorical"
+            else BarDistribution(tensors["bar.borders"])
+        )
     except (KeyError, TypeError, RuntimeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path} has an invalid PFN config or weights: {err!r}") from err
     net.eval()
-    return net, bar, config
+    return net, output, config

@@ -45,7 +45,7 @@ def bench(experiment: str, repeats: int) -> tuple[int, int, float, float]:
     batches = iter(stream)
     sample = median_seconds(lambda: next(batches), repeats, 10)
 
-    module = instantiate(cfg.model, bar=BarDistribution.from_samples(dm.sample_batch(256).y, cfg.model.net.num_bins))
+    module = instantiate(cfg.model, output=BarDistribution.from_samples(dm.sample_batch(256).y, cfg.model.net.num_bins))
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
     fixed = [next(batches) for _ in range(8)]
     k = iter(range(10**9))

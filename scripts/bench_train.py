@@ -25,7 +25,7 @@ def measure(cfg, steps: int) -> tuple[float, float]:
     """Seconds per step for a full training step, and for prior sampling alone."""
     dm = instantiate(cfg.data)
     bar = BarDistribution.from_samples(dm.sample_batch(256).y, cfg.model.net.num_bins)
-    module = instantiate(cfg.model, bar=bar)
+    module = instantiate(cfg.model, output=bar)
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
     stream = PriorStream(dm.prior, dm.batch_size, dm.num_points, dm.num_features, dm.min_context, dm.max_context, 0)
     batches = iter(stream)

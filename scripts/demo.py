@@ -41,24 +41,19 @@ def plot_bands(predictor: pfn.Predictor, prior: GPPrior, path: Path, seed: int =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from pfn.plotting import plot_predictive
+
     x_grid = np.linspace(0, 1, 300)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
-    for ax, n in zip(axes, (3, 10, 40), strict=False):
+    for ax, n in zip(axes, (3, 10, 40), strict=True):
         batch = prior.sample(1, n, 1, torch.Generator().manual_seed(seed + n))
-        x, y = batch.x[0, :, 0].numpy(), batch.y[0].numpy()
-        pred = predictor.predict(x, y, x_grid)
+        plot_predictive(predictor, batch.x[0, :, 0].numpy(), batch.y[0].numpy(), x_grid, levels=(0.9,), ax=ax)
         exact = prior.posterior_predictive(batch.x, batch.y, torch.tensor(x_grid, dtype=torch.float32).view(1, -1, 1))
         mean, sd = exact.mean[0].numpy(), exact.variance[0].sqrt().numpy()
-        lo, hi = pred.interval(0.9)
-        ax.fill_between(x_grid, lo, hi, color="C0", alpha=0.25, label="PFN 90% interval")
-        ax.plot(x_grid, pred.mean, color="C0", label="PFN mean")
-        ax.plot(x_grid, mean - 1.6449 * sd, "k--", lw=1, label="exact GP 90% interval")
+        ax.plot(x_grid, mean - 1.6449 * sd, "k--", lw=1, label="exact GP 90%")
         ax.plot(x_grid, mean + 1.6449 * sd, "k--", lw=1)
         ax.plot(x_grid, mean, "k:", lw=1, label="exact GP mean")
-        ax.scatter(x, y, color="C3", s=14, zorder=3, label="context")
         ax.set_title(f"{n} context points")
-        ax.set_xlabel("x")
-    axes[0].set_ylabel("y")
     axes[0].legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -20,7 +20,7 @@ def test_round_trip_gives_identical_predictions(checkpoint_file, small_net, smal
     expected = small_net(x, y, q)
     got = predictor.net(x, y, q)
     assert torch.equal(expected, got)
-    assert torch.equal(predictor.bar.borders, small_bar.borders)
+    assert torch.equal(predictor.output.borders, small_bar.borders)
     assert predictor.config["prior"]["name"] == "GPPrior"
     assert predictor.config["model"]["d_model"] == 32
 

@@ -102,3 +102,26 @@ def test_every_experiment_config_composes_and_builds(tmp_path):
         assert batch["x"].shape == (cfg.data.batch_size, cfg.data.num_points, cfg.data.num_features)
         net = instantiate(cfg.model.net)
         assert net.num_features == cfg.data.num_features
+
+
+@pytest.mark.slow
+def test_classification_run_beats_the_majority_class(tmp_path):
+    """A tiny classifier trained on the BNN classification prior returns class probabilities and
+    beats always guessing the context's most frequent class on held-out prior data."""
+    from priors import BNNClassificationPrior
+
+    path = train(compose_cfg(tmp_path, "experiment=bnn_classification", "trainer.max_steps=300", "model.lr=2e-3",
+                             "data.num_features=2", "data.min_features=2", "model.net.num_bins=3"))  # fmt: skip
+    predictor = pfn.load(path)
+    assert predictor.is_classifier and predictor.config["output"] == {"kind": "categorical", "num_classes": 3}
+    prior = BNNClassificationPrior(num_classes=3, max_features=2, x_distribution="normal")
+    batch = prior.sample(200, 60, 2, torch.Generator().manual_seed(5))
+    pred = predictor.predict(batch.x[:, :40], batch.y[:, :40], batch.x[:, 40:])
+    assert pred.probs.shape == (200, 20, 3)
+    torch.testing.assert_close(pred.probs.sum(-1), torch.ones(200, 20))
+    accuracy = (pred.mode == batch.y[:, 40:]).float().mean().item()
+    majority = batch.y[:, :40].mode(dim=1).values[:, None]
+    baseline = (majority == batch.y[:, 40:]).float().mean().item()
+    assert accuracy > baseline + 0.1, (accuracy, baseline)
+    with pytest.raises(ValueError, match="class labels 0 .. 2"):
+        predictor.predict(batch.x[0, :5], batch.y[0, :5] + 0.5, batch.x[0, 5:])

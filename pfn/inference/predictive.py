@@ -141,3 +141,47 @@ class PosteriorPredictive:
         mean = self._y(self.bar.mean(self.logits))
         std = self.bar.variance(self.logits).sqrt() * self.scale
         return self._out(mean + beta * std if maximize else mean - beta * std)
+
+
+class ClassPredictive:
+    """Posterior predictive over class labels at each query: ``probs`` has shape (*queries, num_classes)."""
+
+    def __init__(self, logits: torch.Tensor, numpy: bool):
+        self.logits = logits
+        self._numpy = numpy
+
+    def _out(self, t: torch.Tensor) -> np.ndarray | torch.Tensor:
+        return t.detach().cpu().numpy() if self._numpy else t
+
+    @property
+    def num_classes(self) -> int:
+        return self.logits.shape[-1]
+
+    @property
+    def probs(self):
+        """Class probabilities, summing to one over the last axis."""
+        return self._out(torch.softmax(self.logits, dim=-1))
+
+    @property
+    def mode(self):
+        """The most probable class at each query."""
+        return self._out(self.logits.argmax(-1))
+
+    def log_prob(self, y: ArrayLike):
+        """Log probability of class labels ``y`` at each query."""
+        t = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y, dtype=np.float64))
+        t = t.to(self.logits.device).expand(self.logits.shape[:-1])
+        if not torch.isfinite(t).all() or (t != t.round()).any() or (t < 0).any() or (t >= self.num_classes).any():
+            raise ValueError(f"y must hold class labels 0 .. {self.num_classes - 1}")
+        return self._out(torch.log_softmax(self.logits, -1).gather(-1, t.long().unsqueeze(-1)).squeeze(-1))
+
+    def entropy(self):
+        """Entropy of each predictive, in nats."""
+        log_p = torch.log_softmax(self.logits, -1)
+        return self._out(-(log_p.exp() * log_p).sum(-1))
+
+    def sample(self, n: int, generator: torch.Generator | None = None):
+        """``n`` labels drawn from each predictive: shape (n, *queries)."""
+        p = torch.softmax(self.logits.double(), -1).reshape(-1, self.num_classes)
+        draws = torch.multinomial(p, int(n), replacement=True, generator=generator).T
+        return self._out(draws.reshape(int(n), *self.logits.shape[:-1]))

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from pfn.checkpoint import load_checkpoint
-from pfn.inference.predictive import PosteriorPredictive
+from pfn.inference.predictive import ClassPredictive, PosteriorPredictive
 from pfn.model.bar_distribution import BarDistribution
+from pfn.model.categorical import Categorical
 from pfn.model.normalization import ContextStatistics, Normalization
 from pfn.model.transformer import KVCache, PFNTransformer
 
@@ -53,7 +54,7 @@ class Predictor:
     def __init__(
         self,
         net: PFNTransformer,
-        bar: BarDistribution,
+        output: BarDistribution | Categorical,
         config: dict[str, Any],
         device: str | torch.device = "cpu",
         dtype: str | torch.dtype = "float32",
@@ -63,7 +64,7 @@ class Predictor:
         self.dtype = _dtype(dtype)
         weights_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
         self.net = net.to(self.device, weights_dtype).eval()
-        self.bar = bar.to(self.device)
+        self.output = output.to(self.device)
         self.config = config
         norm = config.get("normalization", {})
         self.normalization = Normalization(x=norm.get("x", "none"), y=norm.get("y", "none"))
@@ -73,6 +74,10 @@ class Predictor:
     @property
     def num_features(self) -> int:
         return self.net.num_features
+
+    @property
+    def is_classifier(self) -> bool:
+        return isinstance(self.output, Categorical)
 
     @property
     def min_features(self) -> int:
@@ -121,6 +126,8 @@ class Predictor:
                 f"y_train must have one value per row of x_train: expected shape {tuple(xt.shape[:2])} "
                 f"(after adding the batch axis), got {tuple(yt.shape)}"
             )
+        if self.is_classifier and ((yt != yt.round()) | (yt < 0) | (yt >= self.output.num_classes)).any():
+            raise ValueError(f"y_train must hold class labels 0 .. {self.output.num_classes - 1} for this classifier")
         if self.max_context is not None and xt.shape[1] > self.max_context:
             warnings.warn(
                 f"x_train has {xt.shape[1]} points but the model was trained on at most {self.max_context}; "
@@ -155,7 +162,7 @@ class Predictor:
             raise
         return ConditionedPredictor(self, cache, stats, xt.shape[-1], batched, numpy)
 
-    def predict(self, x_train, y_train, x_test) -> PosteriorPredictive:
+    def predict(self, x_train, y_train, x_test) -> PosteriorPredictive | ClassPredictive:
         """Posterior predictive at ``x_test`` given the observed ``(x_train, y_train)``, in one pass.
 
         Args:
@@ -164,7 +171,8 @@ class Predictor:
             x_test: (m,) or (m, d), or (b, m, d).
 
         Returns:
-            The predictive distribution of y at each test point. NumPy in, NumPy out.
+            The predictive distribution of y at each test point (class probabilities for a
+            classifier). NumPy in, NumPy out.
         """
         return self.condition(x_train, y_train).predict(x_test)
 
@@ -215,7 +223,7 @@ class ConditionedPredictor:
         return max(1, min(m, CHUNK_ELEMENTS // per_query))
 
     @torch.inference_mode()
-    def predict(self, x_test) -> PosteriorPredictive:
+    def predict(self, x_test) -> PosteriorPredictive | ClassPredictive:
         """Posterior predictive at ``x_test``: (m,) or (m, d), or (b, m, d) for a batch."""
         p = self.predictor
         xq = _pad(self.stats.x(self._queries(x_test)), p.num_features)
@@ -236,7 +244,9 @@ class ConditionedPredictor:
         scale = self.stats.y_scale.to(p.device, torch.float32)
         if not self.batched:
             logits, loc, scale = logits[0], loc[0], scale[0]
-        return PosteriorPredictive(logits, p.bar, loc, scale, self._numpy)
+        if p.is_classifier:
+            return ClassPredictive(logits, self._numpy)
+        return PosteriorPredictive(logits, p.output, loc, scale, self._numpy)
 
 
 def _pad(x: torch.Tensor, d: int) -> torch.Tensor:
@@ -280,5 +290,5 @@ def load(
     """
     from pfn.pretrained import resolve
 
-    net, bar, config = load_checkpoint(resolve(path_or_name))
-    return Predictor(net, bar, config, device=device, dtype=dtype)
+    net, output, config = load_checkpoint(resolve(path_or_name))
+    return Predictor(net, output, config, device=device, dtype=dtype)

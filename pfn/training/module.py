@@ -8,6 +8,7 @@ import lightning as L
 import torch
 
 from pfn.model.bar_distribution import BarDistribution
+from pfn.model.categorical import Categorical
 from pfn.model.normalization import Normalization
 from pfn.model.transformer import PFNTransformer
 
@@ -21,7 +22,8 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: flo
 
 
 class PFNModule(L.LightningModule):
-    """Loss: negative log likelihood of the query targets under the bar distribution.
+    """Loss: negative log likelihood of the query targets under the output distribution
+    (a bar distribution for regression, a categorical for classification).
 
     Each batch carries its context size (``num_context``, drawn per step by the data
     stream): the first ``num_context`` points of every dataset are context, the
@@ -30,7 +32,7 @@ class PFNModule(L.LightningModule):
 
     Args:
         net: the transformer.
-        bar: output distribution over normalised targets; its borders are saved in the checkpoint.
+        output: distribution over (normalised) targets: :class:`BarDistribution` or :class:`Categorical`.
         normalization: how x and y are normalised (default: not at all, the prior's units).
         lr: peak learning rate of AdamW.
         weight_decay: AdamW weight decay (not applied to biases, norms, embeddings).
@@ -42,7 +44,7 @@ class PFNModule(L.LightningModule):
     def __init__(
         self,
         net: PFNTransformer,
-        bar: BarDistribution,
+        output: BarDistribution | Categorical,
         normalization: Normalization | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -51,19 +53,19 @@ class PFNModule(L.LightningModule):
         min_lr_ratio: float = 0.0,
     ):
         super().__init__()
-        if net.num_bins != bar.num_bins:
-            raise ValueError(f"net predicts {net.num_bins} bins but bar has {bar.num_bins}")
+        if net.num_bins != output.num_bins:
+            raise ValueError(f"net predicts {net.num_bins} logits but the output distribution needs {output.num_bins}")
         self.net = net
-        self.bar = bar
+        self.output = output
         self.normalization = normalization or Normalization()
         betas = (float(betas[0]), float(betas[1]))  # plain floats: checkpoints load with weights_only=True
-        self.save_hyperparameters(ignore=["net", "bar", "normalization"])
+        self.save_hyperparameters(ignore=["net", "output", "normalization"])
 
     def _nll(self, batch: dict) -> torch.Tensor:
         x, y, n = batch["x"], batch["y"], int(batch["num_context"])
         x_ctx, y_ctx, x_qry, y_loc, y_scale = self.normalization.apply(x[:, :n], y[:, :n], x[:, n:])
         logits = self.net(x_ctx, y_ctx, x_qry)  # (B, N-n, K)
-        return self.bar.nll(logits.float(), (y[:, n:] - y_loc) / y_scale).mean()
+        return self.output.nll(logits.float(), (y[:, n:] - y_loc) / y_scale).mean()
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._nll(batch)

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from pfn.checkpoint import save_checkpoint
 from pfn.data.datamodule import PriorDataModule
 from pfn.model.bar_distribution import BarDistribution
+from pfn.model.categorical import Categorical
 from pfn.model.normalization import Normalization
 
 
@@ -41,9 +42,19 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path, overwrite: bool) 
     return ckpt_path
 
 
-def fit_output_bins(datamodule: PriorDataModule, normalization: Normalization, num_bins: int) -> BarDistribution:
-    """Bins at quantiles of the targets exactly as the loss sees them: prior draws, normalised by
-    contexts of sizes spread over the training range."""
+def build_output(
+    datamodule: PriorDataModule, normalization: Normalization, num_bins: int
+) -> BarDistribution | Categorical:
+    """The output distribution: categorical for a prior with ``num_classes``; otherwise bars at quantiles
+    of the targets exactly as the loss sees them (prior draws normalised by contexts of sizes spread
+    over the training range)."""
+    num_classes = getattr(datamodule.prior, "num_classes", None)
+    if num_classes is not None:
+        if normalization.y != "none":
+            raise ValueError("a classification prior needs model.normalization.y=none (labels are not rescaled)")
+        if num_bins != num_classes:
+            raise ValueError(f"model.net.num_bins must equal the prior's num_classes ({num_classes}), got {num_bins}")
+        return Categorical(num_classes)
     batch = datamodule.sample_batch()
     sizes = torch.linspace(datamodule.min_context, datamodule.max_context, 8).round().long().unique().tolist()
     targets = []
@@ -63,8 +74,8 @@ def train(cfg: DictConfig) -> Path:
 
     datamodule: PriorDataModule = instantiate(cfg.data)
     normalization: Normalization = instantiate(cfg.model.normalization)
-    bar = fit_output_bins(datamodule, normalization, cfg.model.net.num_bins)
-    module = instantiate(cfg.model, bar=bar, normalization=normalization)
+    output = build_output(datamodule, normalization, cfg.model.net.num_bins)
+    module = instantiate(cfg.model, output=output, normalization=normalization)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
@@ -81,7 +92,7 @@ def train(cfg: DictConfig) -> Path:
         save_checkpoint(
             path,
             module.net,
-            module.bar,
+            module.output,
             normalization=normalization.to_dict(),
             domain={"x": getattr(prior, "input_range", None)},
             prior=prior.describe() if hasattr(prior, "describe") else {"name": type(prior).__name__},
