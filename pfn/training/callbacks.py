@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger(__name__)
 
 
 class DatasetThroughput(L.Callback):
@@ -28,3 +33,21 @@ class DatasetThroughput(L.Callback):
             pl_module.log("perf/datasets_per_s", self._datasets / dt)
             pl_module.log("perf/tokens_per_s", self._tokens / dt)
             self._t0, self._datasets, self._tokens = time.perf_counter(), 0, 0
+
+
+class CheckpointOnSigterm(L.Callback):
+    """Saves ``last.ckpt`` when the run is stopped by SIGTERM (as cluster schedulers send before
+    killing a job), so a resumed run loses no finished step.
+
+    Lightning turns SIGTERM into a ``SIGTERMException`` at the next step boundary on every
+    rank; this callback then writes the checkpoint where ``ModelCheckpoint`` keeps ``last.ckpt``.
+    """
+
+    def __init__(self, dirpath: str):
+        self.dirpath = Path(dirpath)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException):
+            path = self.dirpath / "last.ckpt"
+            trainer.save_checkpoint(path)
+            log.warning("SIGTERM: saved %s at step %d", path, trainer.global_step)

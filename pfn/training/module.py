@@ -69,7 +69,7 @@ class PFNModule(L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._nll(batch)
-        self.log("train/nll", loss, prog_bar=True, batch_size=batch["y"].shape[0])
+        self.log("train/nll", loss, prog_bar=True, sync_dist=True, batch_size=batch["y"].shape[0])
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
