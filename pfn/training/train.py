@@ -65,6 +65,13 @@ def build_output(
     return BarDistribution.from_samples(torch.cat(targets), num_bins)
 
 
+def _experiment_choice() -> str | None:
+    """The `experiment=` chosen on the command line, when Hydra's runtime is there to say."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get("experiment") if HydraConfig.initialized() else None
+
+
 def train(cfg: DictConfig) -> Path:
     """Train as configured by ``cfg`` and export the inference checkpoint; returns its path."""
     output_dir = Path(cfg.paths.output_dir)
@@ -104,6 +111,7 @@ def train(cfg: DictConfig) -> Path:
                 "batch_size": datamodule.batch_size,
                 "world_size": trainer.world_size,
                 "seed": cfg.seed,
+                "experiment": _experiment_choice(),
                 "wall_seconds_last_fit": round(seconds, 1),
                 "command": " ".join(["pfn", "train", *sys.argv[1:]]),
                 "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"

@@ -1,0 +1,219 @@
+"""How close a trained PFN is to the truth: NLL per context size, calibration, and the gap to a
+reference posterior where one exists (the exact GP for fixed-hyperparameter GP priors).
+
+    pfn evaluate gp                      # a shipped model, by name
+    pfn evaluate outputs/gp_1d/model.safetensors --datasets 512 --out eval/
+
+Held-out datasets come from the model's own prior, built from the package's experiment config
+that the checkpoint names (never from code named in the file).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pfn.inference.predictor import Predictor
+
+LEVELS = (0.5, 0.9, 0.95)
+CONTEXT_SIZES = (0, 1, 2, 5, 10, 20, 30, 50, 75, 100)
+EXAMPLE_SIZES = (5, 20, 50)  # context sizes drawn in examples.png (1-D models)
+
+
+@dataclass
+class ContextSizeRow:
+    num_context: int
+    nll: float
+    nll_stderr: float
+    reference_nll: float | None
+    gap_stderr: float | None
+    coverage: dict[float, float]
+
+    @property
+    def gap(self) -> float | None:
+        return None if self.reference_nll is None else self.nll - self.reference_nll
+
+
+@dataclass
+class EvaluationReport:
+    """Per-context-size results plus averages over context sizes >= 1."""
+
+    rows: list[ContextSizeRow]
+    num_datasets: int
+    num_queries: int
+    reference: str | None
+    examples: list = field(default_factory=list, repr=False)
+
+    def _scored(self) -> list[ContextSizeRow]:
+        return [r for r in self.rows if r.num_context >= 1] or self.rows
+
+    @property
+    def mean_nll(self) -> float:
+        return float(np.mean([r.nll for r in self._scored()]))
+
+    @property
+    def mean_gap(self) -> float | None:
+        gaps = [r.gap for r in self._scored() if r.gap is not None]
+        return float(np.mean(gaps)) if gaps else None
+
+    @property
+    def mean_coverage(self) -> dict[float, float]:
+        return {lv: float(np.mean([r.coverage[lv] for r in self._scored()])) for lv in LEVELS}
+
+    def summary(self) -> dict:
+        """Headline figures, as stored in a shipped checkpoint's metadata."""
+        out = {
+            "mean_nll": round(self.mean_nll, 4),
+            "coverage": {f"{lv:.0%}": round(c, 4) for lv, c in self.mean_coverage.items()},
+            "context_sizes": [r.num_context for r in self._scored()],
+            "datasets_per_size": self.num_datasets,
+            "queries_per_dataset": self.num_queries,
+        }
+        if self.mean_gap is not None:
+            out["mean_gap_to_reference"] = round(self.mean_gap, 4)
+            out["reference"] = self.reference
+        return out
+
+    def to_markdown(self) -> str:
+        ref = self.reference is not None
+        head = "| context | NLL |" + (f" {self.reference} NLL | gap (nats) |" if ref else "")
+        head += "".join(f" {lv:.0%} coverage |" for lv in LEVELS)
+        sep = "|---:|---:|" + ("---:|---:|" if ref else "") + "---:|" * len(LEVELS)
+        lines = [head, sep]
+        for r in self.rows:
+            line = f"| {r.num_context} | {r.nll:.4f} ± {r.nll_stderr:.4f} |"
+            if ref:
+                line += f" {r.reference_nll:.4f} | {r.gap:+.4f} ± {r.gap_stderr:.4f} |"
+            line += "".join(f" {r.coverage[lv]:.3f} |" for lv in LEVELS)
+            lines.append(line)
+        mean = f"| mean (1+) | {self.mean_nll:.4f} |"
+        if ref:
+            mean += f" {np.mean([r.reference_nll for r in self._scored()]):.4f} | {self.mean_gap:+.4f} |"
+        mean += "".join(f" {c:.3f} |" for c in self.mean_coverage.values())
+        lines.append(mean)
+        return "\n".join(lines)
+
+    def plot(self, folder: str | Path) -> list[Path]:
+        """Coverage curve, NLL against context size, and example predictive bands (1-D models)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        sizes = [r.num_context for r in self.rows]
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot(sizes, [r.nll for r in self.rows], "o-", label="PFN")
+        if self.reference:
+            ax.plot(sizes, [r.reference_nll for r in self.rows], "k--", label=self.reference)
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlabel("context size")
+        ax.set_ylabel("NLL per held-out point")
+        ax.legend()
+        fig.tight_layout()
+        paths.append(folder / "nll_vs_context.png")
+        fig.savefig(paths[-1], dpi=100)
+        plt.close(fig)
+
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        levels = np.array(LEVELS)
+        ax.plot([0, 1], [0, 1], "k:", lw=1)
+        ax.plot(levels, [self.mean_coverage[lv] for lv in LEVELS], "o-", label="mean over context sizes")
+        ax.set_xlabel("nominal central-interval mass")
+        ax.set_ylabel("observed coverage")
+        ax.legend()
+        fig.tight_layout()
+        paths.append(folder / "coverage.png")
+        fig.savefig(paths[-1], dpi=100)
+        plt.close(fig)
+
+        if self.examples:
+            fig, axes = plt.subplots(1, len(self.examples), figsize=(5 * len(self.examples), 3.6), squeeze=False)
+            for ax, (x, y, grid, mean, lo, hi) in zip(axes[0], self.examples, strict=True):
+                ax.fill_between(grid, lo, hi, alpha=0.25, label="90% interval")
+                ax.plot(grid, mean, label="mean")
+                ax.scatter(x, y, s=12, color="C3", zorder=3, label="context")
+                ax.set_title(f"{len(x)} context points")
+            axes[0][0].legend(fontsize=8)
+            fig.tight_layout()
+            paths.append(folder / "examples.png")
+            fig.savefig(paths[-1], dpi=100)
+            plt.close(fig)
+        return paths
+
+
+def evaluate(
+    predictor: Predictor,
+    prior,
+    context_sizes: Sequence[int] = CONTEXT_SIZES,
+    num_datasets: int = 256,
+    num_queries: int = 50,
+    seed: int = 1234,
+) -> EvaluationReport:
+    """Score ``predictor`` on held-out datasets from ``prior`` (seeded: every call sees the same data).
+
+    For each context size n: the mean NLL of ``num_queries`` held-out targets per dataset, the
+    share of them inside the central 50/90/95% intervals and, if ``prior`` has an exact
+    ``posterior_predictive``, that reference's NLL and the gap. Learning-curve priors are
+    scored on each curve's future (points after the context), as the curve API uses them.
+    """
+    d = predictor.num_features
+    has_exact = getattr(prior, "has_fixed_hyperparameters", False)
+    sequential = type(prior).__name__ == "LearningCurvePrior"
+    rows, examples = [], []
+    for n in context_sizes:
+        gen = torch.Generator().manual_seed(seed + n)
+        batch = prior.sample(num_datasets, n + num_queries, d, gen)
+        x_ctx, y_ctx, x_qry, y_qry = batch.x[:, :n], batch.y[:, :n], batch.x[:, n:], batch.y[:, n:]
+        if not sequential:
+            perm = torch.randperm(batch.x.shape[1], generator=gen)  # a random split of exchangeable points
+            x, y = batch.x[:, perm], batch.y[:, perm]
+            x_ctx, y_ctx, x_qry, y_qry = x[:, :n], y[:, :n], x[:, n:], y[:, n:]
+        pred = predictor.predict(x_ctx, y_ctx, x_qry)
+        nll = -pred.log_prob(y_qry).double()  # (B, m)
+        per_dataset = nll.mean(1)
+        coverage = {}
+        for lv in LEVELS:
+            lo, hi = pred.interval(lv)
+            coverage[lv] = float(((y_qry >= lo) & (y_qry <= hi)).double().mean())
+        ref = gap_se = None
+        if has_exact:
+            exact = -prior.posterior_predictive(x_ctx, y_ctx, x_qry).log_prob(y_qry)
+            ref = float(exact.mean())
+            gap_se = float((per_dataset - exact.mean(1)).std() / math.sqrt(num_datasets))
+        rows.append(
+            ContextSizeRow(
+                n, float(nll.mean()), float(per_dataset.std() / math.sqrt(num_datasets)), ref, gap_se, coverage
+            )
+        )
+        if d == 1 and n in (3, 10, 30) or (d == 1 and n in context_sizes[-1:] and not examples):
+            grid = torch.linspace(0, 1, 200).view(-1, 1)
+            ex = predictor.predict(x_ctx[0], y_ctx[0], grid)
+            lo, hi = ex.interval(0.9)
+            examples.append(
+                (x_ctx[0, :, 0].numpy(), y_ctx[0].numpy(), grid[:, 0].numpy(), ex.mean.numpy(), lo.numpy(), hi.numpy())
+            )
+    return EvaluationReport(rows, num_datasets, num_queries, "exact GP" if has_exact else None, examples[:3])
+
+
+def prior_of(predictor: Predictor, experiment: str | None = None):
+    """The prior a model was trained on, composed from the package's experiment config."""
+    from hydra import compose, initialize_config_module
+    from hydra.utils import instantiate
+
+    experiment = experiment or predictor.config.get("training", {}).get("experiment")
+    if not experiment:
+        raise ValueError(
+            "the checkpoint does not name its experiment; pass the experiment whose prior to evaluate on, "
+            "e.g. --experiment gp_1d"
+        )
+    with initialize_config_module("pfn.configs", version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}", "paths.output_dir=."])
+    return instantiate(cfg.prior)
