@@ -17,8 +17,8 @@ def untrained_gp_model(tmp_path):
     prior = GPPrior()
     y = prior.sample(2048, 50, 1, torch.Generator().manual_seed(0)).y
     net = PFNTransformer(1, 100, d_model=16, n_layers=1, n_heads=2, d_ff=32)
-    path = save_checkpoint(tmp_path / "m.safetensors", net, BarDistribution.from_samples(y, 100), prior=prior.describe(),
-                           training={"experiment": "gp_1d"})  # fmt: skip
+    bar = BarDistribution.from_samples(y, 100)
+    path = save_checkpoint(tmp_path / "m.safetensors", net, bar, prior=prior.describe(), training={"experiment": "gp_1d"})
     return pfn.load(path), prior
 
 
@@ -32,7 +32,9 @@ def test_report_numbers_table_and_plots(tmp_path):
         assert abs(row.nll - 0.5 * math.log(2 * math.pi * math.e * 0.2)) < 5 * row.nll_stderr
         for lv in LEVELS:
             assert abs(row.coverage[lv] - lv) < 0.05
-    assert abs(report.rows[0].gap) < 0.03 and report.rows[2].gap > 0.1
+    # without context the exact answer is the marginal itself: the bars (100 of them, tails matched
+    # to the samples' tails) cost under 0.01 nats; with context the exact GP is far better
+    assert abs(report.rows[0].gap) < 0.01 and report.rows[2].gap > 0.1
     table = report.to_markdown()
     assert table.count("\n") == 5 and "exact GP NLL" in table
     assert report.summary()["reference"] == "exact GP"

@@ -37,10 +37,17 @@ class BarDistribution(nn.Module):
 
     @classmethod
     def from_samples(cls, y: torch.Tensor, num_bins: int) -> BarDistribution:
-        """Borders at equally spaced quantiles of samples ``y`` (e.g. many prior targets)."""
+        """Borders at equally spaced quantiles of samples ``y`` (e.g. many prior targets).
+
+        Each bin holds 1/K of the samples. The outer borders sit at the 0.5/K and 1 - 0.5/K
+        quantiles rather than at the extreme samples, so each half-normal tail has its median
+        where the samples beyond the inner border have theirs: the tails match the data's.
+        """
         y = y.flatten().double()
         y = y[torch.randperm(y.numel(), generator=torch.Generator().manual_seed(0))[: 2**24]]
-        borders = torch.quantile(y, torch.linspace(0, 1, num_bins + 1, dtype=torch.float64))
+        levels = torch.linspace(0, 1, num_bins + 1, dtype=torch.float64)
+        levels[0], levels[-1] = 0.5 / num_bins, 1 - 0.5 / num_bins
+        borders = torch.quantile(y, levels)
         if not (borders.diff() > 0).all():
             raise ValueError(f"prior targets have too few distinct values for {num_bins} bins; use fewer bins")
         return cls(borders.float())
