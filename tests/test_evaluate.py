@@ -18,7 +18,9 @@ def untrained_gp_model(tmp_path):
     y = prior.sample(2048, 50, 1, torch.Generator().manual_seed(0)).y
     net = PFNTransformer(1, 100, d_model=16, n_layers=1, n_heads=2, d_ff=32)
     bar = BarDistribution.from_samples(y, 100)
-    path = save_checkpoint(tmp_path / "m.safetensors", net, bar, prior=prior.describe(), training={"experiment": "gp_1d"})
+    path = save_checkpoint(
+        tmp_path / "m.safetensors", net, bar, prior=prior.describe(), training={"experiment": "gp_1d"}
+    )
     return pfn.load(path), prior
 
 
