@@ -1,0 +1,82 @@
+"""Ship a trained model: evaluate it, store the evaluation in its header, write its model card.
+
+    python scripts/ship_model.py outputs/gp/model.safetensors gp --experiment gp_1d [--datasets 512]
+
+Writes pretrained/<name>.safetensors (the same weights, with the evaluation summary and the
+per-context-size rows in the header) and pretrained/<name>.md (the model card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pfn
+from pfn.checkpoint import load_checkpoint, save_checkpoint
+from pfn.evaluation.evaluate import CONTEXT_SIZES, evaluate, prior_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint")
+    parser.add_argument("name")
+    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--datasets", type=int, default=512)
+    parser.add_argument("--context-sizes", type=int, nargs="+", default=list(CONTEXT_SIZES))
+    parser.add_argument("--notes", default="", help="extra text for the card")
+    args = parser.parse_args()
+
+    net, output, config = load_checkpoint(args.checkpoint)
+    predictor = pfn.load(args.checkpoint)
+    report = evaluate(predictor, prior_of(predictor, args.experiment), args.context_sizes, args.datasets)
+    rows = [
+        {"num_context": r.num_context, "nll": round(r.nll, 5), "nll_stderr": round(r.nll_stderr, 5),
+         "gap": None if r.gap is None else round(r.gap, 5),
+         "gap_stderr": None if r.gap_stderr is None else round(r.gap_stderr, 5),
+         "coverage": {f"{lv:.2f}": round(c, 4) for lv, c in r.coverage.items()}}
+        for r in report.rows
+    ]  # fmt: skip
+    evaluation = {**report.summary(), "rows": rows, "experiment": args.experiment,
+                  "command": f"pfn evaluate {args.name} --datasets {args.datasets}"}  # fmt: skip
+    training = {**config["training"], "experiment": args.experiment}
+    out = ROOT / "pretrained" / f"{args.name}.safetensors"
+    save_checkpoint(out, net, output, prior=config["prior"], normalization=config["normalization"],
+                    training=training, domain=config.get("domain"), evaluation=evaluation)  # fmt: skip
+    params = sum(p.numel() for p in net.parameters())
+    t = training
+    norm = config["normalization"]
+    units = f"{norm.get('units', 'prior')} (normalisation x: {norm['x']}, y: {norm['y']})"
+    model = f"{config['architecture']}, {json.dumps(config['model'])}, {params / 1e6:.2f} M parameters"
+    size = f"{out.stat().st_size / 2**20:.1f} MB"
+    shape = f"batch {t.get('batch_size')} x {t.get('num_points')} points, context up to {t.get('max_context')}"
+    card = f"""# `{args.name}`
+
+Loads with `pfn.load("{args.name}")`. {args.notes}
+
+| | |
+|---|---|
+| prior | `{json.dumps(config["prior"])}` |
+| units | {units} |
+| model | {model}, {size} |
+| output | {json.dumps(config["output"])} |
+| training command | `{t.get("command")}` |
+| steps | {t.get("steps")} ({shape}) |
+| wall time | {t.get("wall_seconds_last_fit")} s for the last fit (a resumed run counts only its last part) |
+| hardware | {t.get("hardware")} |
+
+## Evaluation
+
+`{evaluation["command"]}` ({args.datasets} held-out prior datasets per context size, 50 held-out points each;
+the mean row averages context sizes 1 and up):
+
+{report.to_markdown()}
+"""
+    (ROOT / "pretrained" / f"{args.name}.md").write_text(card)
+    print(card)
+
+
+if __name__ == "__main__":
+    main()

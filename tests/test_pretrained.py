@@ -1,0 +1,43 @@
+"""Shipped models: each loads by name, predicts, and reproduces its card's figures within noise."""
+
+import math
+
+import numpy as np
+import pytest
+
+import pfn
+from pfn.evaluation.evaluate import evaluate, prior_of
+
+SHIPPED = [m["name"] for m in pfn.list_pretrained()]
+
+
+def test_shipped_models_are_listed_with_their_fidelity():
+    for entry in pfn.list_pretrained():
+        assert entry["evaluation"]["rows"], entry["name"]
+        assert entry["size_mb"] < 25  # small enough for git
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_loads_by_name_and_predicts(name):
+    predictor = pfn.load(name)
+    d = predictor.num_features
+    x = np.random.default_rng(0).random((12, d))
+    pred = predictor.predict(x, np.linspace(0.1, 0.6, 12), x[:4])
+    assert np.isfinite(pred.mean).all()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_figures_are_reproduced_on_a_small_sample(name):
+    """A fresh evaluation (other datasets: another seed) agrees with the card per context size
+    within 4 standard errors of the difference."""
+    predictor = pfn.load(name)
+    card = {r["num_context"]: r for r in predictor.config["evaluation"]["rows"]}
+    sizes = [n for n in (5, 20, 50) if n in card]
+    report = evaluate(predictor, prior_of(predictor), sizes, num_datasets=96, seed=777)
+    for row in report.rows:
+        ref = card[row.num_context]
+        se = math.hypot(row.nll_stderr, ref["nll_stderr"])
+        assert abs(row.nll - ref["nll"]) < 4 * se, (row.num_context, row.nll, ref["nll"], se)
+        if ref["gap"] is not None:
+            se_gap = math.hypot(row.gap_stderr, ref["gap_stderr"])
+            assert abs(row.gap - ref["gap"]) < 4 * se_gap + 1e-3, (row.num_context, row.gap, ref["gap"])
