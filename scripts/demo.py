@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import pfn
-from pfn.evaluation import compare_with_exact_gp, format_table
+from pfn.evaluation.evaluate import evaluate
 from priors import GPPrior
 
 CONTEXT_SIZES = [0, 1, 2, 5, 10, 20, 30, 50, 75, 100]
@@ -77,10 +77,11 @@ def main() -> None:
     path = Path("outputs") / args.name / "model.safetensors"
     predictor = pfn.load(path)
     prior = gp_1d_prior()
-    results = compare_with_exact_gp(predictor, prior, CONTEXT_SIZES, num_datasets=args.datasets)
+    report = evaluate(predictor, prior, CONTEXT_SIZES, num_datasets=args.datasets)
     print(f"\nTrained {args.steps} steps in {minutes:.1f} min (including start-up); checkpoint {path}")
-    print(f"Mean NLL per held-out point, {args.datasets} prior datasets x 50 queries per context size:\n")
-    print(format_table(results))
+    print(f"Mean NLL per held-out point (± standard error over datasets), {args.datasets} prior datasets x 50 "
+          "held-out points per context size, and the coverage of central intervals:\n")
+    print(report.to_markdown())
     png = path.with_name("bands.png")
     plot_bands(predictor, prior, png)
     print(f"\nPredictive bands, PFN vs exact GP: {png}")

@@ -1,5 +1,5 @@
-"""Evaluation stage: how close a trained PFN is to a reference posterior."""
+"""Evaluation stage: how close a trained PFN is to the truth (`pfn evaluate`)."""
 
-from pfn.evaluation.gp_reference import ContextSizeResult, compare_with_exact_gp, format_table
+from pfn.evaluation.evaluate import EvaluationReport, evaluate, prior_of
 
-__all__ = ["ContextSizeResult", "compare_with_exact_gp", "format_table"]
+__all__ = ["EvaluationReport", "evaluate", "prior_of"]
