@@ -48,6 +48,11 @@ def main() -> None:
     params = sum(p.numel() for p in net.parameters())
     t = training
     norm = config["normalization"]
+    output_desc = (
+        f"categorical over {output.num_classes} classes"
+        if hasattr(output, "num_classes")
+        else f"bar distribution, {output.num_bins} bins with half-normal tails"
+    )
     units = f"{norm.get('units', 'prior')} (normalisation x: {norm['x']}, y: {norm['y']})"
     model = f"{config['architecture']}, {json.dumps(config['model'])}, {params / 1e6:.2f} M parameters"
     size = f"{out.stat().st_size / 2**20:.1f} MB"
@@ -61,7 +66,7 @@ Loads with `pfn.load("{args.name}")`. {args.notes}
 | prior | `{json.dumps(config["prior"])}` |
 | units | {units} |
 | model | {model}, {size} |
-| output | {json.dumps(config["output"])} |
+| output | {output_desc} |
 | training command | `{t.get("command")}` |
 | steps | {t.get("steps")} ({shape}) |
 | wall time | {t.get("wall_seconds_last_fit")} s for the last fit (a resumed run counts only its last part) |
