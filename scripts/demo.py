@@ -79,8 +79,10 @@ def main() -> None:
     prior = gp_1d_prior()
     report = evaluate(predictor, prior, CONTEXT_SIZES, num_datasets=args.datasets)
     print(f"\nTrained {args.steps} steps in {minutes:.1f} min (including start-up); checkpoint {path}")
-    print(f"Mean NLL per held-out point (± standard error over datasets), {args.datasets} prior datasets x 50 "
-          "held-out points per context size, and the coverage of central intervals:\n")
+    print(
+        f"Mean NLL per held-out point (± standard error over datasets), {args.datasets} prior datasets x 50 "
+        "held-out points per context size, and the coverage of central intervals:\n"
+    )
     print(report.to_markdown())
     png = path.with_name("bands.png")
     plot_bands(predictor, prior, png)

@@ -1,6 +1,6 @@
 """Score learning-curve extrapolation against baselines on held-out prior curves.
 
-    python scripts/eval_curves.py [--model lc] [--curves 100] [--cutoffs 0.1 0.2 0.4 0.8] [--mcmc-steps 1500]
+    python scripts/eval_curves.py [--model lc] [--curves 100] [--real scripts/data/real_curves.json]
 
 For each curve (length T from the model) and cutoff c, every method sees the first round(c T)
 noisy values (clipped to [0, 1], as accuracies are; the same input for every method) and
@@ -18,8 +18,10 @@ Methods:
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
+from pathlib import Path
 
 import emcee
 import numpy as np
@@ -91,10 +93,12 @@ def prior_draws(n: int, t_full: np.ndarray, rng: np.random.Generator) -> np.ndar
     return np.concatenate(out)[:n]
 
 
-def mcmc_final(y_obs: np.ndarray, T: int, steps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior samples of (final clean value, sigma) by emcee over the parametric prior."""
+def mcmc_final(
+    t_obs: np.ndarray, y_obs: np.ndarray, T: int, steps: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior samples of (clean value at epoch T, sigma) by emcee over the parametric prior;
+    ``t_obs`` are the observed points' positions on the prior's 1..T epoch grid."""
     t_full = np.arange(1, T + 1, dtype=np.float64)
-    t_obs = t_full[: len(y_obs)]
 
     def log_post(theta):
         lp = log_prior(theta, t_full)
@@ -117,10 +121,57 @@ def power_law(t, a, b, c):
     return a - b * np.power(t, -c)
 
 
+def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: np.ndarray, T: int, model, args,
+          rng) -> tuple[float, float, float]:  # fmt: skip
+    """Mean log-likelihood and MSE of each curve's value at epoch T, and seconds per curve."""
+    start = time.perf_counter()
+    k = len(final)
+    mean, ll = np.empty(k), np.empty(k)
+    if method == "pfn":
+        fc = curves.extrapolate(y_obs, epochs=t_obs, max_epochs=T, model=model, bounds=(0.0, 1.0))
+        for i, (f, v) in enumerate(zip(fc, final, strict=True)):
+            mean[i], ll[i] = f.mean[0], f.log_prob(v)[0]
+    for i, (t, y) in enumerate(zip(t_obs, y_obs, strict=True)):
+        if method == "last":
+            sd = max(np.sqrt(np.mean(np.diff(y) ** 2)) if len(y) > 1 else 0.0, 1e-3)
+            mean[i], ll[i] = y[-1], gauss_logpdf(final[i], y[-1], sd)
+        elif method == "power-law":
+            try:
+                p, _ = curve_fit(power_law, t, y, p0=(y[-1], y[-1] - y[0], 0.5), maxfev=5000)
+                resid = np.sqrt(np.mean((power_law(t, *p) - y) ** 2))
+                mean[i] = power_law(float(T), *p)
+            except (RuntimeError, TypeError):  # no fit (or fewer points than parameters): last value
+                mean[i], resid = y[-1], 0.0
+            ll[i] = gauss_logpdf(final[i], mean[i], max(resid, 1e-3))
+        elif method == "mcmc":
+            f_final, sd = mcmc_final(t, y, T, args.mcmc_steps, rng)
+            mean[i] = f_final.mean()
+            ll[i] = logsumexp(gauss_logpdf(final[i], f_final, sd)) - math.log(len(sd))
+    return float(ll.mean()), float(((mean - final) ** 2).mean()), (time.perf_counter() - start) / k
+
+
+def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, model, args, rng) -> None:
+    """Score every method at every cutoff on curves given as (positions on 1..T, values)."""
+    print(f"\n{name}: {len(sets)} curves; predicting the value at the last budget")
+    print("| cutoff | method | log-likelihood | MSE | seconds per curve |")
+    print("|---:|---|---:|---:|---:|")
+    for cut in args.cutoffs:
+        t_obs, y_obs, final = [], [], []
+        for t, y in sets:
+            n = min(len(y) - 1, max(2, round(cut * len(y))))
+            t_obs.append(t[:n])
+            y_obs.append(np.clip(y[:n], 0.0, 1.0))
+            final.append(y[-1])
+        for method in args.methods:
+            ll, mse, sec = score(method, t_obs, y_obs, np.array(final), T, model, args, rng)
+            print(f"| {cut:.0%} | {method} | {ll:.3f} | {mse:.5f} | {sec:.4f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="lc")
-    parser.add_argument("--curves", type=int, default=100)
+    parser.add_argument("--curves", type=int, default=100, help="held-out prior curves (0 to skip)")
+    parser.add_argument("--real", help="JSON of real curves from scripts/make_real_curves.py")
     parser.add_argument("--cutoffs", type=float, nargs="+", default=[0.1, 0.2, 0.4, 0.8])
     parser.add_argument("--mcmc-steps", type=int, default=1500)
     parser.add_argument("--methods", nargs="+", default=["pfn", "last", "power-law", "mcmc"])
@@ -129,46 +180,25 @@ def main() -> None:
     torch.set_num_threads(1)
     model = curves.load(args.model)
     T = int(model.config["training"]["num_points"])
-    batch = LearningCurvePrior().sample(args.curves, T, 1, torch.Generator().manual_seed(args.seed))
-    ys = batch.y.double().numpy()
     rng = np.random.default_rng(args.seed)
-    print(f"{args.curves} held-out prior curves of {T} epochs; predicting epoch {T}; "
-          f"MCMC: emcee, {2 * NDIM + 2} walkers x {args.mcmc_steps} steps")  # fmt: skip
-    print("| cutoff | method | log-likelihood | MSE | seconds per curve |")
-    print("|---:|---|---:|---:|---:|")
-    for cut in args.cutoffs:
-        n = max(2, round(cut * T))
-        obs, final = np.clip(ys[:, :n], 0.0, 1.0), ys[:, -1]
-        for method in args.methods:
-            start = time.perf_counter()
-            if method == "pfn":
-                fc = curves.extrapolate(list(obs), max_epochs=T, model=model, bounds=(0.0, 1.0))
-                ll = np.array([f.log_prob(v)[0] for f, v in zip(fc, final, strict=True)])
-                mean = np.array([f.mean[0] for f in fc])
-            elif method == "last":
-                mean = obs[:, -1]
-                sd = np.maximum(np.sqrt((np.diff(obs, axis=1) ** 2).mean(1)), 1e-3)
-                ll = gauss_logpdf(final, mean, sd)
-            elif method == "power-law":
-                mean, ll = np.empty(len(ys)), np.empty(len(ys))
-                t = np.arange(1, n + 1, dtype=np.float64)
-                for i, y in enumerate(obs):
-                    try:
-                        p, _ = curve_fit(power_law, t, y, p0=(y[-1], y[-1] - y[0], 0.5), maxfev=5000)
-                        resid = np.sqrt(np.mean((power_law(t, *p) - y) ** 2))
-                        mean[i] = power_law(float(T), *p)
-                    except RuntimeError:  # no fit: fall back to the last value
-                        mean[i], resid = y[-1], 0.0
-                    ll[i] = gauss_logpdf(final[i], mean[i], max(resid, 1e-3))
-            else:
-                mean, ll = np.empty(len(ys)), np.empty(len(ys))
-                for i, y in enumerate(obs):
-                    f_final, sd = mcmc_final(y, T, args.mcmc_steps, rng)
-                    mean[i] = f_final.mean()
-                    ll[i] = logsumexp(gauss_logpdf(final[i], f_final, sd)) - math.log(len(sd))
-            seconds = (time.perf_counter() - start) / len(ys)
-            print(f"| {cut:.0%} | {method} | {ll.mean():.3f} | {((mean - final) ** 2).mean():.5f} | {seconds:.4f} |",
-                  flush=True)  # fmt: skip
+    grid = np.arange(1, T + 1, dtype=np.float64)
+    print(f"MCMC: emcee, {2 * NDIM + 2} walkers x {args.mcmc_steps} steps (first half discarded)")
+    if args.curves:
+        batch = LearningCurvePrior().sample(args.curves, T, 1, torch.Generator().manual_seed(args.seed))
+        table(f"held-out prior curves of {T} epochs", [(grid, y) for y in batch.y.double().numpy()], T, model, args,
+              rng)  # fmt: skip
+    if args.real:
+        data = json.loads(Path(args.real).read_text())
+        epoch_wise = [
+            (np.asarray(c["epochs"], float) * T / c["epochs"][-1], np.asarray(c["values"])) for c in data["epoch_wise"]
+        ]
+        table("real epoch-wise curves (digits MLP, 100 epochs)", epoch_wise, T, model, args, rng)
+        sample_wise = []
+        for c in data["sample_wise"]:
+            s_ = np.asarray(c["epochs"], float)
+            pos = 1 + np.log(s_ / s_[0]) / np.log(s_[-1] / s_[0]) * (T - 1)  # geometric budgets, evenly on the grid
+            sample_wise.append((pos, np.asarray(c["values"])))
+        table("real sample-wise curves (digits MLP, training sets 16..1024)", sample_wise, T, model, args, rng)
 
 
 if __name__ == "__main__":
