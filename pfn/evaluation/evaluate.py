@@ -162,15 +162,22 @@ def evaluate(
     For each context size n: the mean NLL of ``num_queries`` held-out targets per dataset, the
     share of them inside the central 50/90/95% intervals and, if ``prior`` has an exact
     ``posterior_predictive``, that reference's NLL and the gap. Learning-curve priors are
-    scored on each curve's future (points after the context), as the curve API uses them.
+    scored on whole curves of the trained length: the first n points are the context and every
+    later point is a query, as the curve API uses them.
     """
     d = predictor.num_features
     has_exact = getattr(prior, "has_fixed_hyperparameters", False)
     sequential = type(prior).__name__ == "LearningCurvePrior"
     rows, examples = [], []
+    length = int(predictor.config.get("training", {}).get("num_points", 0))
     for n in context_sizes:
         gen = torch.Generator().manual_seed(seed + n)
-        batch = prior.sample(num_datasets, n + num_queries, d, gen)
+        if sequential:  # whole curves of the trained length: the first n points observed, the rest predicted
+            if not 1 <= n < length:
+                raise ValueError(f"context sizes for curves must lie in [1, {length - 1}], got {n}")
+            batch = prior.sample(num_datasets, length, d, gen)
+        else:
+            batch = prior.sample(num_datasets, n + num_queries, d, gen)
         x_ctx, y_ctx, x_qry, y_qry = batch.x[:, :n], batch.y[:, :n], batch.x[:, n:], batch.y[:, n:]
         if not sequential:
             perm = torch.randperm(batch.x.shape[1], generator=gen)  # a random split of exchangeable points
