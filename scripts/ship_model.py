@@ -40,7 +40,8 @@ def main() -> None:
         for r in report.rows
     ]  # fmt: skip
     evaluation = {**report.summary(), "rows": rows, "experiment": args.experiment,
-                  "command": f"pfn evaluate {args.name} --datasets {args.datasets}"}  # fmt: skip
+                  "command": f"pfn evaluate {args.name} --datasets {args.datasets} --context-sizes "
+                             + " ".join(map(str, args.context_sizes))}  # fmt: skip
     training = {**config["training"], "experiment": args.experiment}
     out = ROOT / "pretrained" / f"{args.name}.safetensors"
     save_checkpoint(out, net, output, prior=config["prior"], normalization=config["normalization"],
@@ -48,6 +49,8 @@ def main() -> None:
     params = sum(p.numel() for p in net.parameters())
     t = training
     norm = config["normalization"]
+    sequential = config["prior"].get("name") == "LearningCurvePrior"
+    held_out = "every point of a curve after its context is held out" if sequential else "50 held-out points each"
     output_desc = (
         f"categorical over {output.num_classes} classes"
         if hasattr(output, "num_classes")
@@ -74,7 +77,7 @@ Loads with `pfn.load("{args.name}")`. {args.notes}
 
 ## Evaluation
 
-`{evaluation["command"]}` ({args.datasets} held-out prior datasets per context size, 50 held-out points each;
+`{evaluation["command"]}` ({args.datasets} held-out prior datasets per context size; {held_out};
 the mean row averages context sizes 1 and up):
 
 {report.to_markdown()}
