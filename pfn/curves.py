@@ -139,6 +139,24 @@ def _per_curve(arg, n: int, name: str) -> list:
     return arg
 
 
+def _steadily_worse(u: np.ndarray) -> bool:
+    """At least 5 points, at least 80% of the steps worse, and over 5% of the range lost overall."""
+    return len(u) >= 5 and u[-1] < u[0] - 0.05 and (np.diff(u) < 0).mean() >= 0.8
+
+
+def gets_steadily_worse(values, direction: str = "maximize", bounds=(0.0, 1.0)) -> bool:
+    """True when a curve keeps getting worse in ``direction``, which a rising-curve model cannot describe.
+
+    :func:`extrapolate` refuses such curves (usually the direction was declared wrongly); the
+    Optuna pruner prunes such trials instead (a diverging run).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    lower = v.min() if bounds[0] is None else bounds[0]
+    upper = v.max() if bounds[1] is None else bounds[1]
+    span = max(upper - lower, 1e-12)
+    return _steadily_worse((v - lower) / span if direction == "maximize" else (upper - v) / span)
+
+
 class _CurveMap:
     """Maps one curve's values and budgets into the model's space."""
 
@@ -172,7 +190,7 @@ class _CurveMap:
         self.loc = lower if direction == "maximize" else upper
         self.span = upper - lower
         self.u = (values - self.loc) / (self.sign * self.span)
-        if len(self.u) >= 5 and self.u[-1] < self.u[0] - 0.05 and (np.diff(self.u) < 0).mean() >= 0.8:
+        if _steadily_worse(self.u):
             raise ValueError(
                 f"{name} gets steadily worse in the declared direction ({direction}); if lower is better "
                 f"pass direction='minimize', if higher is better direction='maximize'"

@@ -24,7 +24,8 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 
 
 class LearningCurvePruner(BasePruner):
-    """Prune a trial when P(its final value beats the best completed trial's) < ``threshold``.
+    """Prune a trial when P(its final value beats the best completed trial's) < ``threshold``,
+    or when its curve keeps getting worse (a diverging run).
 
     Args:
         max_epochs: the budget at which trials finish (the step of their last report).
@@ -61,6 +62,8 @@ class LearningCurvePruner(BasePruner):
         best = study.best_value
         direction = "maximize" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "minimize"
         values = [trial.intermediate_values[s] for s in steps]
+        if curves.gets_steadily_worse(values, direction, self.bounds):
+            return True  # a diverging run: the curve model describes improving runs only
         p = curves.probability_of_beating(
             values, best, self.max_epochs, epochs=[float(s) for s in steps], direction=direction,
             bounds=self.bounds, budget_scale=self.budget_scale, model=self.model,

@@ -131,3 +131,22 @@ def test_pruner_for_minimisation(lc_model):
         max_epochs=20, min_epochs=5, bounds=(0.0, None), model=lc_model))  # fmt: skip
     study.optimize(objective, n_trials=2)
     assert study.trials[1].state == optuna.trial.TrialState.PRUNED
+
+
+def test_pruner_prunes_a_diverging_trial(lc_model):
+    optuna = pytest.importorskip("optuna")
+    from pfn.pruners import LearningCurvePruner
+
+    scripted = {0: [0.5 + 0.02 * e for e in range(20)], 1: [0.6 - 0.03 * e for e in range(20)]}
+
+    def objective(trial):
+        for epoch, v in enumerate(scripted[trial.number], start=1):
+            trial.report(v, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return scripted[trial.number][-1]
+
+    study = optuna.create_study(direction="maximize", pruner=LearningCurvePruner(20, min_epochs=5, model=lc_model))
+    study.optimize(objective, n_trials=2)
+    assert study.trials[1].state == optuna.trial.TrialState.PRUNED
+    assert curves.gets_steadily_worse(scripted[1]) and not curves.gets_steadily_worse(scripted[0])
