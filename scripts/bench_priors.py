@@ -17,7 +17,6 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from pfn.data.prior_stream import PriorStream
 from pfn.model.bar_distribution import BarDistribution
 
 EXPERIMENTS = ["gp_1d", "gp_hyper", "bnn", "lc"]
@@ -38,10 +37,7 @@ def bench(experiment: str, repeats: int) -> tuple[int, int, float, float]:
     with initialize_config_module("pfn.configs", version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={experiment}", "paths.output_dir=/tmp/bench"])
     dm = instantiate(cfg.data)
-    stream = PriorStream(
-        dm.prior, dm.batch_size, dm.num_points, dm.num_features, dm.min_context, dm.max_context, 0,
-        min_features=dm.min_features,
-    )  # fmt: skip
+    stream = dm.training_stream()
     batches = iter(stream)
     sample = median_seconds(lambda: next(batches), repeats, 10)
 

@@ -19,7 +19,6 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from pfn.data.prior_stream import PriorStream
 from pfn.model.bar_distribution import BarDistribution
 
 PHASES = ("sample", "forward", "backward", "optimizer")
@@ -50,10 +49,7 @@ def measure(cfg, steps: int) -> dict[str, float]:
     dm = instantiate(cfg.data)
     module = instantiate(cfg.model, output=BarDistribution.from_samples(dm.sample_batch(256).y, cfg.model.net.num_bins))
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
-    stream = PriorStream(
-        dm.prior, dm.batch_size, dm.num_points, dm.num_features, dm.min_context, dm.max_context, 0,
-        min_features=dm.min_features,
-    )  # fmt: skip
+    stream = dm.training_stream()
     batches = iter(stream)
     spent = dict.fromkeys(PHASES, 0.0)
     for i in range(steps + 3):  # 3 warm-up steps

@@ -63,12 +63,16 @@ class PriorDataModule(L.LightningDataModule):
             persistent_workers=False, pin_memory=False,
         )  # fmt: skip
 
+    def training_stream(self, rank: int = 0, start_step: int = 0) -> PriorStream:
+        """The endless training stream of ``rank`` from ``start_step`` (what training iterates)."""
+        return self._stream(TRAIN_STREAM, rank, start_step, None)
+
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
         rank = trainer.global_rank if trainer else 0
         # Batches already consumed: optimizer steps times accumulation (restored on resume).
         start = trainer.global_step * trainer.accumulate_grad_batches if trainer else 0
-        return self._loader(self._stream(TRAIN_STREAM, rank, start, None))
+        return self._loader(self.training_stream(rank, start))
 
     def val_dataloader(self) -> DataLoader:
         rank = self.trainer.global_rank if self.trainer else 0

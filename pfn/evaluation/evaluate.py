@@ -117,10 +117,7 @@ class EvaluationReport:
         ax.set_xlabel("context size")
         ax.set_ylabel("NLL per held-out point")
         ax.legend()
-        fig.tight_layout()
-        paths.append(folder / "nll_vs_context.png")
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
+        paths.append(_save(fig, folder / "nll_vs_context.png"))
 
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
         levels = np.array(LEVELS)
@@ -129,10 +126,7 @@ class EvaluationReport:
         ax.set_xlabel("nominal central-interval mass")
         ax.set_ylabel("observed coverage")
         ax.legend()
-        fig.tight_layout()
-        paths.append(folder / "coverage.png")
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
+        paths.append(_save(fig, folder / "coverage.png"))
 
         if self.examples:
             fig, axes = plt.subplots(1, len(self.examples), figsize=(5 * len(self.examples), 3.6), squeeze=False)
@@ -142,11 +136,17 @@ class EvaluationReport:
                 ax.scatter(x, y, s=12, color="C3", zorder=3, label="context")
                 ax.set_title(f"{len(x)} context points")
             axes[0][0].legend(fontsize=8)
-            fig.tight_layout()
-            paths.append(folder / "examples.png")
-            fig.savefig(paths[-1], dpi=100)
-            plt.close(fig)
+            paths.append(_save(fig, folder / "examples.png"))
         return paths
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def evaluate(
