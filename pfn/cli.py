@@ -12,7 +12,7 @@ commands:
                             (`pfn train --help` lists the config groups)
   evaluate MODEL [options]  NLL per context size, calibration and the gap to a reference posterior
                             (`pfn evaluate --help` for options)
-  info PATH                 print the description stored in an inference checkpoint
+  info MODEL                print the description stored in a checkpoint (path or shipped name)
 """
 
 
@@ -36,16 +36,26 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = [sys.argv[0], *rest]  # Hydra reads its overrides from sys.argv[1:]
         train_main()
         return 0
-    if command == "evaluate":
-        return evaluate_main(rest)
-    if command == "info" and len(rest) == 1:
-        from pfn.checkpoint import load_checkpoint
+    if command in ("evaluate", "info"):
+        from pfn.checkpoint import CheckpointError
 
-        _, _, config = load_checkpoint(rest[0])
-        print(json.dumps(config, indent=2))
-        return 0
+        try:
+            return evaluate_main(rest) if command == "evaluate" else info_main(rest)
+        except (FileNotFoundError, CheckpointError, ValueError) as err:
+            print(f"pfn {command}: error: {err}", file=sys.stderr)
+            return 2
     print(USAGE, file=sys.stderr)
     return 2
+
+
+def info_main(argv: list[str]) -> int:
+    from pfn.checkpoint import read_config
+    from pfn.pretrained import resolve
+
+    if len(argv) != 1:
+        raise ValueError("usage: pfn info MODEL (a checkpoint path or a shipped model's name)")
+    print(json.dumps(read_config(resolve(argv[0])), indent=2))
+    return 0
 
 
 def evaluate_main(argv: list[str]) -> int:
