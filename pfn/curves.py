@@ -151,10 +151,15 @@ def gets_steadily_worse(values, direction: str = "maximize", bounds=(0.0, 1.0)) 
     Optuna pruner prunes such trials instead (a diverging run).
     """
     v = np.asarray(values, dtype=np.float64)
-    lower = v.min() if bounds[0] is None else bounds[0]
-    upper = v.max() if bounds[1] is None else bounds[1]
-    span = max(upper - lower, 1e-12)
-    return _steadily_worse((v - lower) / span if direction == "maximize" else (upper - v) / span)
+    loc, span, sign = _value_map(v, direction, bounds)
+    return span > 0 and _steadily_worse((v - loc) / (sign * span))
+
+
+def _value_map(values: np.ndarray, direction: str, bounds) -> tuple[float, float, float]:
+    """(loc, span, sign) with ``v = loc + sign * span * u``; an open bound is the curve's own extreme."""
+    lower = values.min() if bounds[0] is None else float(bounds[0])
+    upper = values.max() if bounds[1] is None else float(bounds[1])
+    return (lower, upper - lower, 1.0) if direction == "maximize" else (upper, upper - lower, -1.0)
 
 
 class _CurveMap:
@@ -176,9 +181,8 @@ class _CurveMap:
             raise ValueError(
                 f"{name} has {len(values)} values; this model extrapolates curves of at most {grid} points"
             )
-        lower, upper = bounds
-        lower = values.min() if lower is None else float(lower)
-        upper = values.max() if upper is None else float(upper)
+        self.loc, self.span, self.sign = _value_map(values, direction, bounds)
+        lower, upper = (self.loc, self.loc + self.span) if self.sign > 0 else (self.loc - self.span, self.loc)
         if not upper > lower:
             raise ValueError(f"bounds must satisfy lower < upper for {name}, got ({lower}, {upper})")
         if values.min() < lower - 1e-9 or values.max() > upper + 1e-9:
@@ -186,9 +190,6 @@ class _CurveMap:
                 f"{name} has values outside bounds ({lower:g}, {upper:g}); pass bounds that contain the metric's "
                 "range, or None for an open side"
             )
-        self.sign = 1.0 if direction == "maximize" else -1.0
-        self.loc = lower if direction == "maximize" else upper
-        self.span = upper - lower
         self.u = (values - self.loc) / (self.sign * self.span)
         if _steadily_worse(self.u):
             raise ValueError(

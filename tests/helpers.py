@@ -4,6 +4,7 @@ import hashlib
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 
 
 class RecordBatches(L.Callback):
@@ -17,3 +18,9 @@ class RecordBatches(L.Callback):
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / f"rank{trainer.global_rank}.txt", "a") as f:
             f.write(f"{trainer.global_step} {int(batch['num_context'])} {digest}\n")
+
+
+def random_dataset(n: int, m: int, d: int = 2, seed: int = 0):
+    """x_train (n, d) and x_test (m, d) uniform on [0, 1], y_train (n,) standard normal."""
+    rng = np.random.default_rng(seed)
+    return rng.random((n, d)), rng.normal(size=n), rng.random((m, d))

@@ -8,6 +8,7 @@ import torch
 
 import pfn
 from pfn.checkpoint import save_checkpoint
+from tests.helpers import random_dataset
 
 
 @pytest.fixture
@@ -28,8 +29,7 @@ def unit_interval_model(tmp_path, small_net, small_bar):
 
 
 def data(seed=0, n=20, m=7, d=2):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, d)), rng.normal(size=n), rng.random((m, d))
+    return random_dataset(n, m, d, seed)
 
 
 def test_scaling_y_by_1000_scales_predictions_by_1000(normalizing):

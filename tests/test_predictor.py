@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import pfn
+from tests.helpers import random_dataset
 
 
 @pytest.fixture
@@ -13,8 +14,7 @@ def predictor(checkpoint_file):
 
 
 def dataset(n=15, m=6, d=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.random((n, d)), rng.normal(size=n), rng.random((m, d))
+    return random_dataset(n, m, d, seed)
 
 
 def test_numpy_in_numpy_out_torch_in_torch_out(predictor):

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from pfn.inference.predictor import Predictor
+from priors.learning_curves import LearningCurvePrior
 
 LEVELS = (0.5, 0.9, 0.95)
 CONTEXT_SIZES = (0, 1, 2, 5, 10, 20, 30, 50, 75, 100)
@@ -167,7 +168,7 @@ def evaluate(
     """
     d = predictor.num_features
     has_exact = getattr(prior, "has_fixed_hyperparameters", False)
-    sequential = type(prior).__name__ == "LearningCurvePrior"
+    sequential = isinstance(prior, LearningCurvePrior)
     rows, examples = [], []
     length = int(predictor.config.get("training", {}).get("num_points", 0))
     for n in context_sizes:
