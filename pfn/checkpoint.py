@@ -68,7 +68,7 @@ def save_checkpoint(
     tensors = {f"net.{k}": v.detach().cpu().float().contiguous() for k, v in net.state_dict().items()}
     if isinstance(output, BarDistribution):
         tensors["bar.borders"] = output.borders.detach().cpu().float().contiguous()
-        output_config = {"kind": "bar", "num_bins": output.num_bins}
+        output_config = {"kind": "bar", "num_bins": output.num_bins, "tails": output.tails}
     else:
         output_config = {"kind": "categorical", "num_classes": output.num_classes}
     config = {
@@ -150,9 +150,9 @@ def load_checkpoint(
         output = (
             Categorical(kind["num_classes"])
             if kind["kind"] == "categorical"
-            else BarDistribution(tensors["bar.borders"])
+            else BarDistribution(tensors["bar.borders"], kind.get("tails", "half_normal"))
         )
-    except (KeyError, TypeError, RuntimeError, json.JSONDecodeError) as err:
+    except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path} has an invalid PFN config or weights: {err!r}") from err
     net.eval()
     return net, output, config

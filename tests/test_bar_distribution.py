@@ -1,4 +1,5 @@
-"""Bar (Riemann) distribution: a proper density with finite tails and a consistent cdf/quantile."""
+"""Bar (Riemann) distribution: a proper density with finite tails and a consistent cdf/quantile,
+for both tail shapes (half-normal and Pareto)."""
 
 import math
 
@@ -8,9 +9,9 @@ import torch
 from pfn.model.bar_distribution import BarDistribution
 
 
-@pytest.fixture
-def bar():
-    return BarDistribution.from_samples(torch.randn(50_000, generator=torch.Generator().manual_seed(0)), 64)
+@pytest.fixture(params=["half_normal", "pareto"])
+def bar(request):
+    return BarDistribution.from_samples(torch.randn(50_000, generator=torch.Generator().manual_seed(0)), 64, request.param)
 
 
 @pytest.fixture
@@ -18,12 +19,15 @@ def logits():
     return 2 * torch.randn(4, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
 
 
-def grid(bar, lo=-40.0, hi=40.0, per_bin=50, per_tail=200_000):
-    """Midpoints and widths of a grid aligned with the bin borders: exact inside bins, fine in the tails."""
-    edges = [torch.linspace(lo, bar.borders[1].item(), per_tail + 1, dtype=torch.float64)]
+def grid(bar, reach=1e7, per_bin=50, per_tail=200_000):
+    """Midpoints and widths of a grid aligned with the bin borders: exact inside bins, and in the tails
+    geometric out to ``reach`` past the inner borders (a Pareto tail keeps ~1e-20 of its mass beyond)."""
+    out = torch.cat([torch.zeros(1, dtype=torch.float64), torch.logspace(-6, math.log10(reach), per_tail)])
+    lo, hi = bar.borders[1].item(), bar.borders[-2].item()
+    edges = [(lo - out).flip(0)]
     for a, b in zip(bar.borders[1:-2].tolist(), bar.borders[2:-1].tolist(), strict=True):
         edges.append(torch.linspace(a, b, per_bin + 1, dtype=torch.float64)[1:])
-    edges.append(torch.linspace(bar.borders[-2].item(), hi, per_tail + 1, dtype=torch.float64)[1:])
+    edges.append((hi + out)[1:])
     e = torch.cat(edges)
     return (e[1:] + e[:-1]) / 2, e.diff()
 
@@ -83,3 +87,38 @@ def test_invalid_borders_are_refused():
         BarDistribution(torch.tensor([0.0, 1.0, 1.0, 2.0, 3.0]))
     with pytest.raises(ValueError, match="distinct"):
         BarDistribution.from_samples(torch.zeros(1000), 10)
+
+
+def test_excess_and_entropy_match_quadrature(bar, logits):
+    y, dy = grid(bar)
+    L = logits[:, None, :].expand(4, y.numel(), 64)
+    log_dens = bar.log_prob(L, y.expand(4, -1))
+    dens = log_dens.exp()
+    entropy = -(dens * log_dens * dy).sum(-1)
+    assert torch.allclose(bar.entropy(logits), entropy, atol=1e-4)
+    for c in (-5.0, -1.0, 0.3, 2.0, 6.0):  # in both tails and the interior
+        excess = (dens * (y - c).clamp_min(0) * dy).sum(-1)
+        assert torch.allclose(bar.expected_excess(logits, c), excess, atol=1e-5), c
+
+
+def test_samples_follow_the_cdf(bar, logits):
+    draws = bar.sample(logits, 100_000, generator=torch.Generator().manual_seed(0))  # (n, 4)
+    for t in (-3.0, -0.5, 0.5, 3.0):
+        empirical = (draws <= t).double().mean(0)
+        # 5 binomial standard errors: at most 5 * 0.5 / sqrt(1e5) = 0.008
+        assert torch.allclose(empirical, bar.cdf(logits, torch.full((4,), t, dtype=torch.float64)), atol=0.008)
+
+
+def test_pareto_tails_are_heavy():
+    """A target a thousand outer widths out costs about 4 log(1000) nats more than one at the border
+    under Pareto tails, and hundreds of thousands under half-normal ones."""
+    y = torch.randn(50_000, generator=torch.Generator().manual_seed(0))
+    light, heavy = (BarDistribution.from_samples(y, 64, tails) for tails in ("half_normal", "pareto"))
+    logits = torch.zeros(64, dtype=torch.float64)
+    far = heavy.borders[-2] + 1000 * heavy.widths[-1]
+    drop_heavy = heavy.log_prob(logits, heavy.borders[-2].double()) - heavy.log_prob(logits, far.double())
+    drop_light = light.log_prob(logits, light.borders[-2].double()) - light.log_prob(logits, far.double())
+    assert 20 < drop_heavy.item() < 4 * math.log(1000) + 1
+    assert drop_light.item() > 1e5
+    with pytest.raises(ValueError, match="tails"):
+        BarDistribution(heavy.borders, tails="cauchy")

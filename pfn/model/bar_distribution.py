@@ -1,22 +1,20 @@
-"""Riemann ("bar") distribution: a histogram over fixed bins with half-normal tails.
+"""Riemann ("bar") distribution: a histogram over fixed bins with unbounded tails.
 
 The model outputs one logit per bin. Interior bins carry uniform density; the
-outermost two bins are replaced by half-normal tails that extend to -inf and
-+inf, so the density is positive and the log density finite for every real y.
-The tail scale is chosen so the tail's median sits at the outer border, i.e.
-the tail has about the spread the outer bin had.
+outermost two bins are replaced by tails (``pfn.model.tails``) that extend to -inf
+and +inf, so the density is positive and the log density finite for every real y.
+Each tail's median sits at the outer border, i.e. the tail has about the spread the
+outer bin had. Tails are half-normal (light) or Pareto (heavy, for standardised targets).
 
 All methods take ``logits`` of shape (..., K) and broadcast over the leading dims.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-_HALF_NORMAL_MEDIAN = 0.6744897501960817  # Phi^{-1}(0.75): median of |N(0, 1)|
+from pfn.model.tails import TAILS
 
 
 class BarDistribution(nn.Module):
@@ -24,24 +22,28 @@ class BarDistribution(nn.Module):
 
     Args:
         borders: K + 1 strictly increasing bin borders.
+        tails: "half_normal" or "pareto", the shape of both tails.
     """
 
-    def __init__(self, borders: torch.Tensor):
+    def __init__(self, borders: torch.Tensor, tails: str = "half_normal"):
         super().__init__()
         borders = torch.as_tensor(borders, dtype=torch.float32).flatten()
         if borders.numel() < 4:
             raise ValueError(f"borders must hold at least 4 values (3 bins), got {borders.numel()}")
         if not torch.isfinite(borders).all() or not (borders.diff() > 0).all():
             raise ValueError("borders must be finite and strictly increasing")
+        if tails not in TAILS:
+            raise ValueError(f"tails must be one of {sorted(TAILS)}, got {tails!r}")
+        self.tails = tails
         self.register_buffer("borders", borders)
 
     @classmethod
-    def from_samples(cls, y: torch.Tensor, num_bins: int) -> BarDistribution:
+    def from_samples(cls, y: torch.Tensor, num_bins: int, tails: str = "half_normal") -> BarDistribution:
         """Borders at equally spaced quantiles of samples ``y`` (e.g. many prior targets).
 
         Each bin holds 1/K of the samples. The outer borders sit at the 0.5/K and 1 - 0.5/K
-        quantiles rather than at the extreme samples, so each half-normal tail has its median
-        where the samples beyond the inner border have theirs: the tails match the data's.
+        quantiles rather than at the extreme samples, so each tail has its median where the
+        samples beyond the inner border have theirs: the tails match the data's.
         """
         y = y.flatten().double()
         y = y[torch.randperm(y.numel(), generator=torch.Generator().manual_seed(0))[: 2**24]]
@@ -50,7 +52,7 @@ class BarDistribution(nn.Module):
         borders = torch.quantile(y, levels)
         if not (borders.diff() > 0).all():
             raise ValueError(f"prior targets have too few distinct values for {num_bins} bins; use fewer bins")
-        return cls(borders.float())
+        return cls(borders.float(), tails)
 
     # -- geometry -------------------------------------------------------------------------
     @property
@@ -61,11 +63,10 @@ class BarDistribution(nn.Module):
     def widths(self) -> torch.Tensor:
         return self.borders.diff()
 
-    @property
-    def tail_scales(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Half-normal scales of the left and right tails."""
-        w = self.widths
-        return w[0] / _HALF_NORMAL_MEDIAN, w[-1] / _HALF_NORMAL_MEDIAN
+    def _tails(self, dtype: torch.dtype | None = None):
+        """The left and right tail distributions (of the distance past b[1] and b[-2])."""
+        w = self.widths if dtype is None else self.widths.to(dtype)
+        return TAILS[self.tails](w[0]), TAILS[self.tails](w[-1])
 
     def bin_index(self, y: torch.Tensor) -> torch.Tensor:
         """Index of the bin holding each y; the tails own everything beyond the inner borders."""
@@ -81,13 +82,12 @@ class BarDistribution(nn.Module):
         idx = self.bin_index(y)
         log_mass = log_p.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
         log_density = log_mass - self.widths.log()[idx]  # uniform inside a bin
-        s_left, s_right = self.tail_scales
-        left = y < b[1]
-        right = y >= b[-2]
-        t = torch.where(left, b[1] - y, y - b[-2]).clamp_min(0)
-        s = torch.where(left, s_left, s_right)
-        tail = log_mass + 0.5 * math.log(2 / math.pi) - s.log() - 0.5 * (t / s) ** 2
-        return torch.where(left | right, tail, log_density)
+        left_tail, right_tail = self._tails()
+        left, right = y < b[1], y >= b[-2]
+        tail = torch.where(
+            left, left_tail.log_density((b[1] - y).clamp_min(0)), right_tail.log_density((y - b[-2]).clamp_min(0))
+        )
+        return torch.where(left | right, log_mass + tail, log_density)
 
     def nll(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Negative log density, the training loss."""
@@ -103,12 +103,10 @@ class BarDistribution(nn.Module):
         below = cum.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
         mass = p.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
         frac = ((y - b[idx]) / self.widths[idx]).clamp(0, 1)
-        s_left, s_right = self.tail_scales
-        left_tail = mass * torch.erfc((b[1] - y).clamp_min(0) / (s_left * math.sqrt(2)))
-        right_tail = mass * torch.erf((y - b[-2]).clamp_min(0) / (s_right * math.sqrt(2)))
+        left_tail, right_tail = self._tails()
         out = below + mass * frac
-        out = torch.where(y < b[1], left_tail, out)
-        return torch.where(y >= b[-2], below + right_tail, out)
+        out = torch.where(y < b[1], mass * (1 - left_tail.cdf((b[1] - y).clamp_min(0))), out)
+        return torch.where(y >= b[-2], below + mass * right_tail.cdf((y - b[-2]).clamp_min(0)), out)
 
     def icdf(self, logits: torch.Tensor, q: torch.Tensor | float) -> torch.Tensor:
         """Quantile function: the y with cdf(y) = q, for q in (0, 1)."""
@@ -121,75 +119,70 @@ class BarDistribution(nn.Module):
         below = cum.gather(-1, idx.unsqueeze(-1)).squeeze(-1) - mass
         frac = ((q - below) / mass).clamp(0, 1)
         inside = b[idx] + frac * self.widths[idx]
-        s_left, s_right = self.tail_scales
-        # left tail: q = mass * erfc(t / (s sqrt 2));  right tail: q - below = mass * erf(t / (s sqrt 2))
+        left_tail, right_tail = self._tails()
+        # the left tail's cdf runs outward from b[1]: q / mass = 1 - F(t), so t = F^{-1}(1 - frac)
         eps = torch.finfo(p.dtype).eps
-        t_left = s_left * math.sqrt(2) * torch.erfinv((1 - frac).clamp(eps, 1 - eps))
-        t_right = s_right * math.sqrt(2) * torch.erfinv(frac.clamp(0, 1 - eps))
-        out = torch.where(idx == 0, b[1] - t_left, inside)
-        return torch.where(idx == self.num_bins - 1, b[-2] + t_right, out)
+        out = torch.where(idx == 0, b[1] - left_tail.icdf((1 - frac).clamp(0, 1 - eps)), inside)
+        return torch.where(idx == self.num_bins - 1, b[-2] + right_tail.icdf(frac.clamp(0, 1 - eps)), out)
 
     # -- moments ---------------------------------------------------------------------------
-    def _bin_moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _bin_moments(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """First and second moments of y within each bin, (K,) each."""
-        b, w = self.borders, self.widths
+        b, w = self.borders.to(dtype), self.widths.to(dtype)
         centers = (b[:-1] + b[1:]) / 2
         m1, m2 = centers.clone(), centers**2 + w**2 / 12
-        s_left, s_right = self.tail_scales
-        ht = math.sqrt(2 / math.pi)  # E|Z|
-        m1[0], m1[-1] = b[1] - s_left * ht, b[-2] + s_right * ht
-        m2[0] = b[1] ** 2 - 2 * b[1] * s_left * ht + s_left**2
-        m2[-1] = b[-2] ** 2 + 2 * b[-2] * s_right * ht + s_right**2
+        left_tail, right_tail = self._tails(dtype)
+        m1[0], m1[-1] = b[1] - left_tail.mean(), b[-2] + right_tail.mean()
+        m2[0] = b[1] ** 2 - 2 * b[1] * left_tail.mean() + left_tail.second_moment()
+        m2[-1] = b[-2] ** 2 + 2 * b[-2] * right_tail.mean() + right_tail.second_moment()
         return m1, m2
 
     def mean(self, logits: torch.Tensor) -> torch.Tensor:
-        m1, _ = self._bin_moments()
-        return torch.softmax(logits, dim=-1) @ m1.to(logits.dtype)
+        m1, _ = self._bin_moments(logits.dtype)
+        return torch.softmax(logits, dim=-1) @ m1
 
     def variance(self, logits: torch.Tensor) -> torch.Tensor:
-        m1, m2 = self._bin_moments()
+        m1, m2 = self._bin_moments(logits.dtype)
         p = torch.softmax(logits, dim=-1)
-        mean = p @ m1.to(p.dtype)
-        return (p @ m2.to(p.dtype) - mean**2).clamp_min(0)
+        return (p @ m2 - (p @ m1) ** 2).clamp_min(0)
 
     # -- decision-making summaries ------------------------------------------------------------
     def mode(self, logits: torch.Tensor) -> torch.Tensor:
         """Location of the highest density: a bin's centre, or the inner border of a tail."""
         b = self.borders
-        log_density = torch.log_softmax(logits, dim=-1) - self.widths.log().to(logits.dtype)
-        s_left, s_right = self.tail_scales
-        # a tail's density peaks at its inner border: mass * sqrt(2 / pi) / s
-        peak = 0.5 * math.log(2 / math.pi)
-        log_density[..., 0] = torch.log_softmax(logits, dim=-1)[..., 0] + peak - s_left.log()
-        log_density[..., -1] = torch.log_softmax(logits, dim=-1)[..., -1] + peak - s_right.log()
+        log_p = torch.log_softmax(logits, dim=-1)
+        log_density = log_p - self.widths.log().to(logits.dtype)
+        left_tail, right_tail = self._tails(logits.dtype)
+        zero = torch.zeros((), dtype=logits.dtype, device=logits.device)
+        # both tail densities peak at their inner border (t = 0)
+        log_density[..., 0] = log_p[..., 0] + left_tail.log_density(zero)
+        log_density[..., -1] = log_p[..., -1] + right_tail.log_density(zero)
         locations = (b[:-1] + b[1:]) / 2
         locations = torch.cat([b[1:2], locations[1:-1], b[-2:-1]])
         return locations.to(logits.dtype)[log_density.argmax(-1)]
 
     def entropy(self, logits: torch.Tensor) -> torch.Tensor:
-        """Differential entropy: uniform bins give -p log(p / w); a tail of mass p and scale s gives
-        -p log p + p (log(s sqrt(pi / 2)) + 1 / 2), the entropy of a half-normal."""
+        """Differential entropy: a part of mass p with density p f contributes -p log p + p H(f);
+        uniform bins have H = log w."""
         log_p = torch.log_softmax(logits, dim=-1)
         p = log_p.exp()
         inner = -(p * (log_p - self.widths.log().to(p.dtype)))
-        s_left, s_right = self.tail_scales
-        half_normal = [torch.log(s * math.sqrt(math.pi / 2)) + 0.5 for s in (s_left, s_right)]
-        inner[..., 0] = -p[..., 0] * log_p[..., 0] + p[..., 0] * half_normal[0]
-        inner[..., -1] = -p[..., -1] * log_p[..., -1] + p[..., -1] * half_normal[1]
+        left_tail, right_tail = self._tails(p.dtype)
+        inner[..., 0] = -p[..., 0] * log_p[..., 0] + p[..., 0] * left_tail.entropy()
+        inner[..., -1] = -p[..., -1] * log_p[..., -1] + p[..., -1] * right_tail.entropy()
         return inner.sum(-1)
 
     def sample(self, logits: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws per distribution, shape (n, ...): a bin by its mass, then a point within it."""
-        b = self.borders
+        b = self.borders.double()
         p = torch.softmax(logits.double(), dim=-1).reshape(-1, self.num_bins)
         idx = torch.multinomial(p, n, replacement=True, generator=generator).T  # (n, M)
         u = torch.rand(idx.shape, generator=generator, device=p.device, dtype=torch.float64)
-        inside = b.double()[idx] + u * self.widths.double()[idx]
-        s_left, s_right = self.tail_scales
-        # half-normal magnitudes via the inverse cdf of u
-        t = math.sqrt(2) * torch.erfinv(u.clamp(max=1 - 1e-16))
-        out = torch.where(idx == 0, b[1].double() - s_left.double() * t, inside)
-        out = torch.where(idx == self.num_bins - 1, b[-2].double() + s_right.double() * t, out)
+        inside = b[idx] + u * self.widths.double()[idx]
+        left_tail, right_tail = self._tails(torch.float64)
+        u = u.clamp(max=1 - 1e-16)
+        out = torch.where(idx == 0, b[1] - left_tail.icdf(u), inside)
+        out = torch.where(idx == self.num_bins - 1, b[-2] + right_tail.icdf(u), out)
         return out.to(logits.dtype).reshape(n, *logits.shape[:-1])
 
     def expected_excess(self, logits: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
@@ -200,17 +193,12 @@ class BarDistribution(nn.Module):
         lo, hi = b[:-1], b[1:]
         start = torch.maximum(lo, c)
         uniform = torch.where(hi > c, p / w * ((hi - c) ** 2 - (start - c) ** 2) / 2, torch.zeros_like(p))
-        s_left, s_right = (s.to(p.dtype) for s in self.tail_scales)
-        sq2, sq2pi = math.sqrt(2), math.sqrt(2 / math.pi)
-        c0 = c.squeeze(-1)
-        # right tail: Y = b[-2] + s|Z|
-        t0 = (c0 - b[-2]).clamp_min(0)
-        right = p[..., -1] * (
-            s_right * sq2pi * torch.exp(-0.5 * (t0 / s_right) ** 2) + (b[-2] - c0) * torch.erfc(t0 / (s_right * sq2))
-        )
-        # left tail: Y = b[1] - s|Z|, contributes where Y > c, i.e. |Z| < (b[1] - c) / s
-        top = (b[1] - c0).clamp_min(0)
-        left = p[..., 0] * (
-            (b[1] - c0) * torch.erf(top / (s_left * sq2)) - s_left * sq2pi * (1 - torch.exp(-0.5 * (top / s_left) ** 2))
-        )
-        return uniform[..., 1:-1].sum(-1) + left + right
+        left_tail, right_tail = self._tails(p.dtype)
+        c = c.squeeze(-1)
+        # right tail, Y = b[-2] + T: E[(T - a)+] with a = c - b[-2]; for a < 0 that is E[T] - a
+        a = c - b[-2]
+        right = torch.where(a > 0, right_tail.excess(a.clamp_min(0)), right_tail.mean() - a)
+        # left tail, Y = b[1] - T: E[(k - T)+] with k = b[1] - c, which is k - E[T] + E[(T - k)+] for k > 0
+        k = b[1] - c
+        left = torch.where(k > 0, k - left_tail.mean() + left_tail.excess(k.clamp_min(0)), torch.zeros_like(k))
+        return uniform[..., 1:-1].sum(-1) + p[..., 0] * left + p[..., -1] * right

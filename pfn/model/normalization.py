@@ -5,6 +5,11 @@ standard deviation (per feature for x), so a model trained this way is
 equivariant to the units of its data: scaling y by 1000 scales every prediction
 by 1000. With fewer than two context points there is no spread to estimate:
 one point only shifts, none leaves the data as it is. "none" keeps the prior's units.
+
+Standardised inputs beyond 4 context standard deviations are compressed
+logarithmically (``compress_outliers``): with two or three context points the
+context's spread can be tiny, and a query would otherwise reach the network as
+a value in the thousands.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ def context_location_scale(v: torch.Tensor, min_scale: float = 1e-6) -> tuple[to
     return loc, torch.where(scale > min_scale, scale, torch.ones_like(scale))
 
 
+def compress_outliers(v: torch.Tensor, knee: float = 4.0) -> torch.Tensor:
+    """Identity on [-knee, knee]; beyond it, knee + log(1 + excess): continuous, with slope 1 at the knee."""
+    excess = (v.abs() - knee).clamp_min(0)
+    return torch.where(excess > 0, v.sign() * (knee + torch.log1p(excess)), v)
+
+
 @dataclass(frozen=True)
 class ContextStatistics:
     """Per-dataset shifts and scales fitted on a context: x (B, 1, d), y (B, 1)."""
@@ -42,7 +53,7 @@ class ContextStatistics:
     y_scale: torch.Tensor
 
     def x(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.x_loc is None else (x - self.x_loc) / self.x_scale
+        return x if self.x_loc is None else compress_outliers((x - self.x_loc) / self.x_scale)
 
     def y(self, y: torch.Tensor) -> torch.Tensor:
         return (y - self.y_loc) / self.y_scale

@@ -43,11 +43,11 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path, overwrite: bool) 
 
 
 def build_output(
-    datamodule: PriorDataModule, normalization: Normalization, num_bins: int
+    datamodule: PriorDataModule, normalization: Normalization, num_bins: int, tails: str = "half_normal"
 ) -> BarDistribution | Categorical:
     """The output distribution: categorical for a prior with ``num_classes``; otherwise bars at quantiles
-    of the targets exactly as the loss sees them (prior draws normalised by contexts of sizes spread
-    over the training range)."""
+    of the targets exactly as the loss sees them: prior draws normalised by contexts of every size in the
+    training range, in equal shares, as the uniform context-size draw gives them."""
     num_classes = getattr(datamodule.prior, "num_classes", None)
     if num_classes is not None:
         if normalization.y != "none":
@@ -57,13 +57,13 @@ def build_output(
         return Categorical(num_classes)
     # About a million targets: quantile borders of 1000 bins from fewer samples are noticeably uneven.
     batch = datamodule.sample_batch(min(16384, max(2048, -(-1_000_000 // datamodule.num_points))))
-    sizes = torch.linspace(datamodule.min_context, datamodule.max_context, 8).round().long().unique().tolist()
+    sizes = list(range(datamodule.min_context, datamodule.max_context + 1))
     targets = []
     for i, n in enumerate(sizes):
         x, y = batch.x[i :: len(sizes)], batch.y[i :: len(sizes)]
         *_, loc, scale = normalization.apply(x[:, :n], y[:, :n], x[:, n:])
         targets.append(((y[:, n:] - loc) / scale).flatten())
-    return BarDistribution.from_samples(torch.cat(targets), num_bins)
+    return BarDistribution.from_samples(torch.cat(targets), num_bins, tails)
 
 
 def _experiment_choice() -> str | None:
@@ -82,7 +82,7 @@ def train(cfg: DictConfig) -> Path:
 
     datamodule: PriorDataModule = instantiate(cfg.data)
     normalization: Normalization = instantiate(cfg.model.normalization)
-    output = build_output(datamodule, normalization, cfg.model.net.num_bins)
+    output = build_output(datamodule, normalization, cfg.model.net.num_bins, **(cfg.model.get("output") or {}))
     module = instantiate(cfg.model, output=output, normalization=normalization)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
