@@ -1,5 +1,7 @@
 """How close a trained PFN is to the truth: NLL per context size, calibration, and the gap to a
-reference posterior where one exists (the exact GP for fixed-hyperparameter GP priors).
+reference: the exact GP posterior for fixed-hyperparameter GP priors; for other regression priors
+(GPs with hyperpriors, BNNs) a GP fitted to each context by maximum marginal likelihood, the
+standard non-PFN method (a negative gap means the PFN is better).
 
     pfn evaluate gp                      # a shipped model, by name
     pfn evaluate outputs/gp_1d/model.safetensors --datasets 512 --out eval/
@@ -18,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pfn.evaluation.gp_baseline import FittedGP
 from pfn.inference.predictor import Predictor
+from pfn.model.bar_distribution import BarDistribution
 from priors.learning_curves import LearningCurvePrior
 
 LEVELS = (0.5, 0.9, 0.95)
@@ -53,14 +57,17 @@ class EvaluationReport:
     def _scored(self) -> list[ContextSizeRow]:
         return [r for r in self.rows if r.num_context >= 1] or self.rows
 
+    def _referenced(self) -> list[ContextSizeRow]:
+        return [r for r in self._scored() if r.reference_nll is not None]
+
     @property
     def mean_nll(self) -> float:
         return float(np.mean([r.nll for r in self._scored()]))
 
     @property
     def mean_gap(self) -> float | None:
-        gaps = [r.gap for r in self._scored() if r.gap is not None]
-        return float(np.mean(gaps)) if gaps else None
+        rows = self._referenced()
+        return float(np.mean([r.gap for r in rows])) if rows else None
 
     @property
     def mean_coverage(self) -> dict[float, float]:
@@ -78,6 +85,7 @@ class EvaluationReport:
         if self.mean_gap is not None:
             out["mean_gap_to_reference"] = round(self.mean_gap, 4)
             out["reference"] = self.reference
+            out["reference_context_sizes"] = [r.num_context for r in self._referenced()]
         return out
 
     def to_markdown(self) -> str:
@@ -88,13 +96,15 @@ class EvaluationReport:
         lines = [head, sep]
         for r in self.rows:
             line = f"| {r.num_context} | {r.nll:.4f} ± {r.nll_stderr:.4f} |"
-            if ref:
+            if ref and r.reference_nll is None:
+                line += " — | — |"
+            elif ref:
                 line += f" {r.reference_nll:.4f} | {r.gap:+.4f} ± {r.gap_stderr:.4f} |"
             line += "".join(f" {r.coverage[lv]:.3f} |" for lv in LEVELS)
             lines.append(line)
         mean = f"| mean (1+) | {self.mean_nll:.4f} |"
         if ref:
-            mean += f" {np.mean([r.reference_nll for r in self._scored()]):.4f} | {self.mean_gap:+.4f} |"
+            mean += f" {np.mean([r.reference_nll for r in self._referenced()]):.4f} | {self.mean_gap:+.4f} |"
         mean += "".join(f" {c:.3f} |" for c in self.mean_coverage.values())
         lines.append(mean)
         return "\n".join(lines)
@@ -113,7 +123,8 @@ class EvaluationReport:
         fig, ax = plt.subplots(figsize=(5, 4))
         ax.plot(sizes, [r.nll for r in self.rows], "o-", label="PFN")
         if self.reference:
-            ax.plot(sizes, [r.reference_nll for r in self.rows], "k--", label=self.reference)
+            ax.plot(sizes, [np.nan if r.reference_nll is None else r.reference_nll for r in self.rows], "k--",
+                    label=self.reference)  # fmt: skip
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlabel("context size")
         ax.set_ylabel("NLL per held-out point")
@@ -162,13 +173,16 @@ def evaluate(
 
     For each context size n: the mean NLL of ``num_queries`` held-out targets per dataset, the
     share of them inside the central 50/90/95% intervals and, if ``prior`` has an exact
-    ``posterior_predictive``, that reference's NLL and the gap. Learning-curve priors are
+    ``posterior_predictive``, that reference's NLL and the gap; for other regression priors, the
+    same against a marginal-likelihood GP fit (``FittedGP``, from 2 context points). Learning-curve priors are
     scored on whole curves of the trained length: the first n points are the context and every
     later point is a query, as the curve API uses them.
     """
     d = predictor.num_features
     has_exact = getattr(prior, "has_fixed_hyperparameters", False)
     sequential = isinstance(prior, LearningCurvePrior)
+    fitted_gp = not has_exact and not sequential and isinstance(predictor.output, BarDistribution)
+    reference = "exact GP" if has_exact else "GP ML-II" if fitted_gp else None
     rows, examples = [], []
     length = int(predictor.config.get("training", {}).get("num_points", 0))
     for n in context_sizes:
@@ -194,6 +208,9 @@ def evaluate(
         ref = gap_se = None
         if has_exact:
             exact = -prior.posterior_predictive(x_ctx, y_ctx, x_qry).log_prob(y_qry)
+        elif fitted_gp and n >= 2:
+            exact = -FittedGP(x_ctx, y_ctx).predict(x_qry).log_prob(y_qry.double())
+        if has_exact or fitted_gp and n >= 2:
             ref = float(exact.mean())
             gap_se = float((per_dataset - exact.mean(1)).std() / math.sqrt(num_datasets))
         rows.append(
@@ -208,7 +225,7 @@ def evaluate(
             examples.append(
                 (x_ctx[0, :, 0].numpy(), y_ctx[0].numpy(), grid[:, 0].numpy(), ex.mean.numpy(), lo.numpy(), hi.numpy())
             )
-    return EvaluationReport(rows, num_datasets, num_queries, "exact GP" if has_exact else None, examples[:3])
+    return EvaluationReport(rows, num_datasets, num_queries, reference, examples[:3])
 
 
 def prior_of(predictor: Predictor, experiment: str | None = None):
