@@ -54,7 +54,13 @@ def main() -> None:
     output_desc = (
         f"categorical over {output.num_classes} classes"
         if hasattr(output, "num_classes")
-        else f"bar distribution, {output.num_bins} bins with half-normal tails"
+        else f"bar distribution, {output.num_bins} bins with {output.tails.replace('_', '-')} tails"
+    )
+    reference_note = (
+        "; GP ML-II is a Matern-5/2 ARD GP fitted to each context by maximum marginal likelihood, from 2 points"
+        " on, and a negative gap means the PFN is better"
+        if report.reference == "GP ML-II"
+        else ""
     )
     units = f"{norm.get('units', 'prior')} (normalisation x: {norm['x']}, y: {norm['y']})"
     model = f"{config['architecture']}, {json.dumps(config['model'])}, {params / 1e6:.2f} M parameters"
@@ -78,7 +84,7 @@ Loads with `pfn.load("{args.name}")`. {args.notes}
 ## Evaluation
 
 `{evaluation["command"]}` ({args.datasets} held-out prior datasets per context size; {held_out};
-the mean row averages context sizes 1 and up):
+the mean row averages context sizes 1 and up{reference_note}):
 
 {report.to_markdown()}
 """
