@@ -46,6 +46,9 @@ class Prior:
 
     #: largest number of input features this prior can produce
     max_features: int = 1
+    #: True when :meth:`sample` draws every random number from ``generator`` and builds its tensors on
+    #: ``generator.device``, so that a generator on a GPU samples on that GPU (``data.sample_on_device``)
+    samples_on_any_device: bool = False
 
     def sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
         """Draw ``batch_size`` datasets of ``num_points`` points with ``num_features`` inputs.
@@ -77,10 +80,18 @@ class FunctionPrior(Prior):
     """Wraps a plain function ``(batch_size, num_points, num_features, generator) -> Batch``.
 
     The function may return a :class:`Batch` or a tuple ``(x, y)``. ``fn`` may also be a
-    dotted import path such as ``"my_package.priors.linear_regression"``.
+    dotted import path such as ``"my_package.priors.linear_regression"``. Pass
+    ``samples_on_any_device=True`` when the function draws only from ``generator`` and creates
+    its tensors on ``generator.device`` (then it can sample on a GPU).
     """
 
-    def __init__(self, fn: Callable[..., Batch] | str, max_features: int = 1, name: str | None = None):
+    def __init__(
+        self,
+        fn: Callable[..., Batch] | str,
+        max_features: int = 1,
+        name: str | None = None,
+        samples_on_any_device: bool = False,
+    ):
         if isinstance(fn, str):
             module, _, attr = fn.rpartition(".")
             if not module:
@@ -90,6 +101,7 @@ class FunctionPrior(Prior):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         self.fn = fn
         self.max_features = max_features
+        self.samples_on_any_device = bool(samples_on_any_device)
         inner = getattr(fn, "func", fn)  # functools.partial, as Hydra's _partial_ builds
         self.name = name or f"{getattr(inner, '__module__', '?')}.{getattr(inner, '__qualname__', 'function')}"
 
@@ -108,8 +120,22 @@ def as_prior(obj: Any) -> SamplesBatches:
     if isinstance(obj, SamplesBatches):
         return obj
     if callable(obj):
-        return FunctionPrior(obj, max_features=getattr(obj, "max_features", 1 << 30))
+        return FunctionPrior(
+            obj,
+            max_features=getattr(obj, "max_features", 1 << 30),
+            samples_on_any_device=getattr(obj, "samples_on_any_device", False),
+        )
     raise TypeError(
         f"a prior must have a sample(batch_size, num_points, num_features, generator) method or be such a "
         f"function, got {type(obj).__name__}"
     )
+
+
+def prior_name(prior: SamplesBatches) -> str:
+    """A short human-readable name: the function's dotted path for a :class:`FunctionPrior`, else the class name."""
+    return prior.name if isinstance(prior, FunctionPrior) else type(prior).__name__
+
+
+def samples_on_any_device(prior: SamplesBatches) -> bool:
+    """Whether ``prior`` declares that it samples on the device of the generator it is given."""
+    return bool(getattr(prior, "samples_on_any_device", False))

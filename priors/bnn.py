@@ -60,6 +60,8 @@ class BNNPrior(Prior):
         max_features: largest input dimension.
     """
 
+    samples_on_any_device = True
+
     def __init__(
         self,
         num_layers: HyperparameterSpec = DEFAULT_NUM_LAYERS,

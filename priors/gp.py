@@ -66,6 +66,8 @@ class GPPrior(Prior):
         max_features: largest input dimension this prior is asked for.
     """
 
+    samples_on_any_device = True
+
     def __init__(
         self,
         kernel: Kernel | None = None,
@@ -135,7 +137,8 @@ class GPPrior(Prior):
         prior_var = self.kernel.variance(x_test, hp["kernel"]) + noise  # (B, m)
         if n == 0:
             return GaussianPredictive(torch.zeros_like(prior_var), prior_var)
-        k_tt = self.kernel(x_train, x_train, hp["kernel"]) + noise[..., None] * torch.eye(n, dtype=torch.float64)
+        eye = torch.eye(n, dtype=torch.float64, device=x_train.device)
+        k_tt = self.kernel(x_train, x_train, hp["kernel"]) + noise[..., None] * eye
         k_ts = self.kernel(x_train, x_test, hp["kernel"])  # (B, n, m)
         chol = robust_cholesky(k_tt)
         alpha = torch.cholesky_solve(y_train.unsqueeze(-1), chol)  # (B, n, 1)

@@ -100,6 +100,7 @@ class LearningCurvePrior(Prior):
     """
 
     max_features = 1
+    samples_on_any_device = True
 
     def __init__(
         self,

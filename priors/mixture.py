@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from priors.base import Batch, Prior, as_prior
+from priors.base import Batch, Prior, as_prior, samples_on_any_device
 
 
 class MixturePrior(Prior):
@@ -35,6 +35,11 @@ class MixturePrior(Prior):
         self.weights = w / w.sum()
         self.per = per
         self.max_features = min(getattr(p, "max_features", 1) for p in self.priors)
+
+    @property
+    def samples_on_any_device(self) -> bool:
+        """True when every component samples on the generator's device."""
+        return all(samples_on_any_device(p) for p in self.priors)
 
     def sample_components(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """The component index of each dataset, (B,)."""

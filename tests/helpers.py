@@ -20,6 +20,22 @@ class RecordBatches(L.Callback):
             f.write(f"{trainer.global_step} {int(batch['num_context'])} {digest}\n")
 
 
+class RecordLogitsDtype(L.Callback):
+    """Writes the dtype of the transformer's logits in the first training step to <path>."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self._hook = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == 0:
+            self._hook = pl_module.net.head.register_forward_hook(self._record)
+
+    def _record(self, module, args, output) -> None:
+        self.path.write_text(str(output.dtype))
+        self._hook.remove()
+
+
 def random_dataset(n: int, m: int, d: int = 2, seed: int = 0):
     """x_train (n, d) and x_test (m, d) uniform on [0, 1], y_train (n,) standard normal."""
     rng = np.random.default_rng(seed)

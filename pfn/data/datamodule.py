@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from pfn.data.prior_stream import TRAIN_STREAM, VAL_STREAM, PriorStream, step_generator
-from priors.base import Batch, SamplesBatches, as_prior
+from priors.base import Batch, SamplesBatches, as_prior, prior_name, samples_on_any_device
 
 
 class PriorDataModule(L.LightningDataModule):
@@ -15,6 +18,12 @@ class PriorDataModule(L.LightningDataModule):
     Training never repeats a dataset: batch ``s`` of rank ``r`` is drawn from a generator
     seeded by (seed, s, r). On resume the stream restarts at the trainer's step count,
     so an interrupted run sees the same data as an uninterrupted one.
+
+    With ``sample_on_device`` the loader yields only each step's recipe (stream, step, rank,
+    context size, active features) and :meth:`on_after_batch_transfer` draws the datasets on
+    the training device, with a generator on that device seeded from the same
+    (seed, stream, step, rank). On a GPU this keeps the prior's arithmetic off the CPU;
+    on the CPU it only moves sampling into the training process (same batches as without it).
 
     Args:
         prior: the prior to sample from.
@@ -28,6 +37,9 @@ class PriorDataModule(L.LightningDataModule):
         seed: global seed of all streams.
         num_val_batches: size of the fixed validation set, in batches.
         num_workers: DataLoader worker processes (0 samples in the training process).
+        min_features: fewest active features per step; the rest are zero (default: all).
+        sample_on_device: draw the datasets on the training device after the batch transfer
+            (needs a prior that samples on any device, and ``num_workers=0``).
     """
 
     def __init__(
@@ -42,6 +54,7 @@ class PriorDataModule(L.LightningDataModule):
         num_val_batches: int = 8,
         num_workers: int = 0,
         min_features: int | None = None,
+        sample_on_device: bool = False,
     ):
         super().__init__()
         self.prior = as_prior(prior)
@@ -49,12 +62,30 @@ class PriorDataModule(L.LightningDataModule):
         self.batch_size, self.num_points, self.num_features = batch_size, num_points, num_features
         self.min_context, self.max_context = min_context, max_context
         self.seed, self.num_val_batches, self.num_workers = seed, num_val_batches, num_workers
-        self._stream(TRAIN_STREAM, 0, 0, None)  # validates the shape arguments early
+        self.sample_on_device = sample_on_device
+        if sample_on_device:
+            self._check_device_sampling()
+        self._sampler = self._stream(TRAIN_STREAM, 0, 0, None)  # validates the shape arguments early
+
+    def _check_device_sampling(self) -> None:
+        if not samples_on_any_device(self.prior):
+            raise ValueError(
+                f"data.sample_on_device=true needs a prior that samples on its generator's device, and prior "
+                f"{prior_name(self.prior)} does not say it can (samples_on_any_device is not True): set "
+                "data.sample_on_device=false, or, if every draw of your prior comes from `generator` and every "
+                "tensor it makes is on `generator.device`, declare samples_on_any_device=True"
+            )
+        if self.num_workers > 0:
+            raise ValueError(
+                f"data.sample_on_device=true draws the datasets in the training process, so loader workers "
+                f"would only hand out step numbers: set data.num_workers=0 (got {self.num_workers})"
+            )
 
     def _stream(self, stream: int, rank: int, start_step: int, num_steps: int | None) -> PriorStream:
         return PriorStream(
             self.prior, self.batch_size, self.num_points, self.num_features,
             self.min_context, self.max_context, self.seed, stream, rank, start_step, num_steps, self.min_features,
+            recipes_only=self.sample_on_device,
         )  # fmt: skip
 
     def _loader(self, dataset: PriorStream) -> DataLoader:
@@ -77,6 +108,13 @@ class PriorDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         rank = self.trainer.global_rank if self.trainer else 0
         return self._loader(self._stream(VAL_STREAM, rank, 0, self.num_val_batches))
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """With ``sample_on_device``: the datasets of the step recipe ``batch``, drawn on the training device."""
+        if not self.sample_on_device:
+            return batch
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        return self._sampler.draw(batch, device)
 
     def sample_batch(self, num_datasets: int = 2048) -> Batch:
         """``num_datasets`` prior datasets from a stream of their own (for fitting the output bins)."""

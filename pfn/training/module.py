@@ -39,6 +39,11 @@ class PFNModule(L.LightningModule):
         betas: AdamW betas.
         warmup_steps: linear warm-up length in optimizer steps.
         min_lr_ratio: final learning rate as a fraction of ``lr`` after cosine decay.
+        compile: ``torch.compile`` the transformer for training (in :meth:`setup`, stage "fit").
+            It is compiled in place (``nn.Module.compile``), so ``self.net`` stays the plain module:
+            checkpoints keep their parameter names and load into uncompiled models.
+        compile_backend: the ``torch.compile`` backend: "inductor" generates fused kernels;
+            "aot_eager" only traces (quick to compile, for checking the compiled path on a CPU).
     """
 
     def __init__(
@@ -51,6 +56,8 @@ class PFNModule(L.LightningModule):
         betas: tuple[float, float] = (0.9, 0.999),
         warmup_steps: int = 100,
         min_lr_ratio: float = 0.0,
+        compile: bool = False,
+        compile_backend: str = "inductor",
     ):
         super().__init__()
         if net.num_bins != output.num_bins:
@@ -60,6 +67,12 @@ class PFNModule(L.LightningModule):
         self.normalization = normalization or Normalization()
         betas = (float(betas[0]), float(betas[1]))  # plain floats: checkpoints load with weights_only=True
         self.save_hyperparameters(ignore=["net", "output", "normalization"])
+
+    def setup(self, stage: str) -> None:
+        """Compiles the transformer before training when ``compile`` is set."""
+        if self.hparams.compile and stage == "fit":
+            # Context and query counts change every step: compile for dynamic shapes from the start.
+            self.net.compile(backend=self.hparams.compile_backend, dynamic=True)
 
     def _nll(self, batch: dict) -> torch.Tensor:
         x, y, n = batch["x"], batch["y"], int(batch["num_context"])
