@@ -11,7 +11,8 @@ from pfn.model.bar_distribution import BarDistribution
 
 @pytest.fixture(params=["half_normal", "pareto"])
 def bar(request):
-    return BarDistribution.from_samples(torch.randn(50_000, generator=torch.Generator().manual_seed(0)), 64, request.param)
+    y = torch.randn(50_000, generator=torch.Generator().manual_seed(0))
+    return BarDistribution.from_samples(y, 64, request.param)
 
 
 @pytest.fixture
