@@ -58,7 +58,6 @@ def test_marginal_likelihood_gp_recovers_known_hyperparameters():
     from pfn.evaluation.gp_baseline import FittedGP
     from priors.kernels import Matern52
 
-    torch.set_num_threads(1)
     prior = GPPrior(kernel=Matern52(lengthscale=0.2, outputscale=1.0), noise=0.01, max_features=2)
     b = prior.sample(64, 110, 2, torch.Generator().manual_seed(0))
     n = 60
