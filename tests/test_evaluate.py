@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 import pfn
@@ -67,6 +68,8 @@ def test_marginal_likelihood_gp_recovers_known_hyperparameters():
     nll = -gp.predict(b.x[:, n:]).log_prob(b.y[:, n:].double()).mean()
     exact = -prior.posterior_predictive(b.x[:, :n], b.y[:, :n], b.x[:, n:]).log_prob(b.y[:, n:]).mean()
     assert -0.02 < float(nll - exact) < 0.1
+    with pytest.raises(ValueError, match="at least 2 context points"):
+        FittedGP(b.x[:, :1], b.y[:, :1])
 
 
 def test_models_without_an_exact_posterior_are_compared_with_the_fitted_gp(tmp_path):
