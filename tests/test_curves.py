@@ -86,14 +86,11 @@ def test_bad_curves_are_refused(lc_model, values, kwargs, match):
         curves.extrapolate(values, **args)
 
 
-def test_pruner_prunes_a_hopeless_trial_and_keeps_a_promising_one(lc_model):
-    optuna = pytest.importorskip("optuna")
-    from pfn.pruners import LearningCurvePruner
+def run_scripted_study(scripted: dict, direction: str, pruner):
+    """An Optuna study whose trial i reports the curve ``scripted[i]`` epoch by epoch, asking to prune
+    after each report; returns the study and the last epoch each trial reported."""
+    import optuna
 
-    def curve(final, speed):
-        return [final * (1 - np.exp(-speed * e)) for e in range(1, 21)]
-
-    scripted = {0: curve(0.9, 0.4), 1: [0.30 + 0.002 * e for e in range(20)], 2: curve(0.99, 0.5)}
     epochs_run = {}
 
     def objective(trial):
@@ -106,9 +103,21 @@ def test_pruner_prunes_a_hopeless_trial_and_keeps_a_promising_one(lc_model):
         return values[-1]
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction=direction, pruner=pruner)
+    study.optimize(objective, n_trials=len(scripted))
+    return study, epochs_run
+
+
+def test_pruner_prunes_a_hopeless_trial_and_keeps_a_promising_one(lc_model):
+    optuna = pytest.importorskip("optuna")
+    from pfn.pruners import LearningCurvePruner
+
+    def curve(final, speed):
+        return [final * (1 - np.exp(-speed * e)) for e in range(1, 21)]
+
+    scripted = {0: curve(0.9, 0.4), 1: [0.30 + 0.002 * e for e in range(20)], 2: curve(0.99, 0.5)}
     pruner = LearningCurvePruner(max_epochs=20, min_epochs=5, threshold=0.05, model=lc_model)
-    study = optuna.create_study(direction="maximize", pruner=pruner)
-    study.optimize(objective, n_trials=3)
+    study, epochs_run = run_scripted_study(scripted, "maximize", pruner)
     state = optuna.trial.TrialState
     assert [t.state for t in study.trials] == [state.COMPLETE, state.PRUNED, state.COMPLETE]
     assert epochs_run[1] <= 6  # stopped as soon as pruning was allowed
@@ -119,17 +128,8 @@ def test_pruner_for_minimisation(lc_model):
     from pfn.pruners import LearningCurvePruner
 
     losses = {0: [1.0 / (1 + 0.5 * e) for e in range(1, 21)], 1: [0.9 - 0.001 * e for e in range(20)]}
-
-    def objective(trial):
-        for epoch, v in enumerate(losses[trial.number], start=1):
-            trial.report(v, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return losses[trial.number][-1]
-
-    study = optuna.create_study(direction="minimize", pruner=LearningCurvePruner(
-        max_epochs=20, min_epochs=5, bounds=(0.0, None), model=lc_model))  # fmt: skip
-    study.optimize(objective, n_trials=2)
+    pruner = LearningCurvePruner(max_epochs=20, min_epochs=5, bounds=(0.0, None), model=lc_model)
+    study, _ = run_scripted_study(losses, "minimize", pruner)
     assert study.trials[1].state == optuna.trial.TrialState.PRUNED
 
 
@@ -138,15 +138,6 @@ def test_pruner_prunes_a_diverging_trial(lc_model):
     from pfn.pruners import LearningCurvePruner
 
     scripted = {0: [0.5 + 0.02 * e for e in range(20)], 1: [0.6 - 0.03 * e for e in range(20)]}
-
-    def objective(trial):
-        for epoch, v in enumerate(scripted[trial.number], start=1):
-            trial.report(v, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return scripted[trial.number][-1]
-
-    study = optuna.create_study(direction="maximize", pruner=LearningCurvePruner(20, min_epochs=5, model=lc_model))
-    study.optimize(objective, n_trials=2)
+    study, _ = run_scripted_study(scripted, "maximize", LearningCurvePruner(20, min_epochs=5, model=lc_model))
     assert study.trials[1].state == optuna.trial.TrialState.PRUNED
     assert curves.gets_steadily_worse(scripted[1]) and not curves.gets_steadily_worse(scripted[0])
