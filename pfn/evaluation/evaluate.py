@@ -205,14 +205,14 @@ def evaluate(
         for lv in LEVELS:
             lo, hi = pred.interval(lv)
             coverage[lv] = float(((y_qry >= lo) & (y_qry <= hi)).double().mean())
-        ref = gap_se = None
+        ref = gap_se = reference_nll = None
         if has_exact:
-            exact = -prior.posterior_predictive(x_ctx, y_ctx, x_qry).log_prob(y_qry)
+            reference_nll = -prior.posterior_predictive(x_ctx, y_ctx, x_qry).log_prob(y_qry)
         elif fitted_gp and n >= 2:
-            exact = -FittedGP(x_ctx, y_ctx).predict(x_qry).log_prob(y_qry.double())
-        if has_exact or fitted_gp and n >= 2:
-            ref = float(exact.mean())
-            gap_se = float((per_dataset - exact.mean(1)).std() / math.sqrt(num_datasets))
+            reference_nll = -FittedGP(x_ctx, y_ctx).predict(x_qry).log_prob(y_qry.double())
+        if reference_nll is not None:
+            ref = float(reference_nll.mean())
+            gap_se = float((per_dataset - reference_nll.mean(1)).std() / math.sqrt(num_datasets))
         rows.append(
             ContextSizeRow(
                 n, float(nll.mean()), float(per_dataset.std() / math.sqrt(num_datasets)), ref, gap_se, coverage
