@@ -4,8 +4,11 @@ A curve over epochs t = 1 .. T is a weighted sum of parametric families,
 ``y(t) = sum_k w_k f_k(t; theta_k)`` with weights ``w_k ~ U(0, 1)`` (not normalised)
 and parameters from each family's prior. A curve is redrawn (weights and
 parameters) while it leaves [0, 1] anywhere or does not end above where it
-started. Observations add Gaussian noise whose standard deviation is
-log-normal, ``ln sigma ~ N(-4, 1)``, the same for every epoch of a curve.
+started. With ``max_slowdown`` > 1 a curve runs tau times slower, tau log-uniform on
+[1, max_slowdown]: the families are evaluated at ``1 + (t - 1) / tau`` (slow learners, such as
+runs with a small learning rate, which keep improving long after the first epochs).
+Observations add Gaussian noise whose standard deviation is log-normal,
+``ln sigma ~ N(-4, 1)``, the same for every epoch of a curve.
 
 LC-PFN combines pow3, ilog2 and janoschek with the priors below; the other
 families of Domhan et al. are available through ``families``.
@@ -13,6 +16,7 @@ families of Domhan et al. are available through ``families``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +100,7 @@ class LearningCurvePrior(Prior):
             "dirichlet" draws weights that sum to one (Dirichlet(1, ..., 1)), which keeps
             combinations of many families inside [0, 1].
         max_epochs: epoch that maps to x = 1 (default: the curve length asked for).
+        max_slowdown: largest time stretch tau (1 keeps every curve at its families' own pace).
         max_tries: rejection rounds before giving up.
     """
 
@@ -109,6 +114,7 @@ class LearningCurvePrior(Prior):
         noise_log_std: float = 1.0,
         weights: str = "uniform",
         max_epochs: int | None = None,
+        max_slowdown: float = 1.0,
         max_tries: int = 200,
     ):
         unknown = [f for f in families if f not in FAMILIES]
@@ -121,7 +127,10 @@ class LearningCurvePrior(Prior):
         self.families = list(families)
         self.weights = weights
         self.noise_log_mean, self.noise_log_std = float(noise_log_mean), float(noise_log_std)
+        if not max_slowdown >= 1:
+            raise ValueError(f"max_slowdown must be at least 1, got {max_slowdown}")
         self.max_epochs = max_epochs
+        self.max_slowdown = float(max_slowdown)
         self.max_tries = max_tries
 
     #: x is the epoch divided by max_epochs
@@ -130,6 +139,9 @@ class LearningCurvePrior(Prior):
     def _candidates(self, n: int, length: int, generator: torch.Generator) -> torch.Tensor:
         t = torch.arange(1, length + 1, dtype=torch.float64, device=generator.device)[None, :]  # (1, T)
         dev = generator.device
+        if self.max_slowdown > 1:
+            u = torch.rand(n, 1, generator=generator, device=dev, dtype=torch.float64)
+            t = 1 + (t - 1) * torch.exp(-math.log(self.max_slowdown) * u)  # (n, T): tau = max_slowdown**u
         w = torch.rand(n, len(self.families), generator=generator, device=dev, dtype=torch.float64)
         if self.weights == "dirichlet":
             w = -torch.log1p(-w)  # Exp(1) draws; normalised they are Dirichlet(1, ..., 1)
@@ -178,4 +190,5 @@ class LearningCurvePrior(Prior):
             "noise_log_std": self.noise_log_std,
             "weights": self.weights,
             "max_epochs": self.max_epochs,
+            "max_slowdown": self.max_slowdown,
         }

@@ -1,12 +1,15 @@
 """A real hyperparameter search with and without learning-curve pruning.
 
-    python scripts/hpo_demo.py [--trials 40] [--seeds 3 4 5 6 7] [--max-epochs 30] [--model lc]
+    python scripts/hpo_demo.py [--sampler tpe|random] [--trials 40] [--seeds 3 4 5 6 7] [--max-epochs 30]
 
 Task: an MLP on scikit-learn's digits (1797 8x8 images, bundled with scikit-learn), trained
-epoch by epoch with SGD; validation accuracy is reported after every epoch. Optuna's TPE
-searches learning rate, momentum, width, weight decay and batch size. For every seed, the same
-search runs with no pruning, with Optuna's MedianPruner, and with pfn's LearningCurvePruner
-(the shipped `lc` model). Two comparisons:
+epoch by epoch with SGD; validation accuracy is reported after every epoch. Optuna's TPE (or,
+with ``--sampler random``, random search) searches learning rate, momentum, width, weight decay
+and batch size. For every seed, the same search runs with no pruning, with Optuna's MedianPruner,
+and with pfn's LearningCurvePruner (``--model``, a shipped learning-curve model). Random search
+proposes the same configurations in the same order whatever is pruned, so there the pruned and
+unpruned searches differ only in which runs were stopped (LC-PFN's model-selection setting);
+TPE adapts to what it has seen, so its searches diverge. Two comparisons:
 
 - fixed budget: after ``--trials`` trials, total epochs, wall time, and the best final validation
   accuracy with its trial's test accuracy;
@@ -104,7 +107,8 @@ def run(pruner_name: str, seed: int, args, model, target: float | None = None) -
         """(epochs, trials) when the best completed value first reached ``goal``; (None, trials run) if never."""
         return next(((e, n) for e, best, n in trajectory if best >= goal), (None, len(trajectory)))
 
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
+    samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+    study = optuna.create_study(direction="maximize", sampler=samplers[args.sampler](seed=seed),
                                 pruner=pruners[pruner_name]())  # fmt: skip
     objective = make_objective(data(seed), args.max_epochs, counter)
     start = time.perf_counter()
@@ -133,13 +137,14 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=30)
     parser.add_argument("--min-epochs", type=int, default=3)
     parser.add_argument("--threshold", type=float, default=0.1)
+    parser.add_argument("--sampler", choices=["tpe", "random"], default="tpe")
     parser.add_argument("--model", default="lc", help="learning-curve model: shipped name or checkpoint path")
     parser.add_argument("--pruners", nargs="+", default=["none", "median", "pfn-lc"])
     args = parser.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     model = curves.load(args.model) if "pfn-lc" in args.pruners else None
-    print(f"digits MLP, {args.trials} TPE trials of up to {args.max_epochs} epochs, seeds {args.seeds}; "
+    print(f"digits MLP, {args.trials} {args.sampler} trials of up to {args.max_epochs} epochs, seeds {args.seeds}; "
           f"LearningCurvePruner threshold {args.threshold}, min_epochs {args.min_epochs}")  # fmt: skip
     print("| pruner | seed | epochs | wall (s) | pruned trials | best val acc | its test acc |")
     print("|---|---:|---:|---:|---:|---:|---:|")
