@@ -6,8 +6,9 @@
     >>> curves.probability_of_beating([0.52, 0.61, 0.66, 0.69], best=0.80, max_epochs=50)
     >>> curves.should_stop([0.52, 0.61, 0.66, 0.69], best=0.80, max_epochs=50, threshold=0.05)
 
-The model (``pfn.load("lc")`` by default) was trained on curves that rise within [0, 1] over an
-evenly spaced budget grid. Each curve is mapped into that space and predictions are mapped back:
+The model (``pfn.load("lc-wide")`` by default; ``"lc"`` is LC-PFN's narrower prior) was trained
+on curves that rise within [0, 1] over an evenly spaced budget grid. Each curve is mapped into
+that space and predictions are mapped back:
 
 - **values**: ``u = (v - lower) / (upper - lower)`` for ``direction="maximize"`` and
   ``u = (upper - v) / (upper - lower)`` for ``"minimize"``, so "better" is always "higher u".
@@ -34,10 +35,12 @@ from pfn.inference.predictor import load as _load_predictor
 DIRECTIONS = ("maximize", "minimize")
 BUDGET_SCALES = ("linear", "log")
 _MODELS: dict[str, Predictor] = {}
+#: the shipped model used when none is given: trained on the wider prior, better calibrated on real runs
+DEFAULT_MODEL = "lc-wide"
 
 
-def load(path_or_name: str = "lc") -> Predictor:
-    """A learning-curve model (default: the shipped ``lc``), to pass as ``model=`` to the functions here."""
+def load(path_or_name: str = DEFAULT_MODEL) -> Predictor:
+    """A learning-curve model (default: the shipped ``lc-wide``), to pass as ``model=`` to the functions here."""
     return _model(path_or_name)
 
 
@@ -220,7 +223,7 @@ def extrapolate(
     direction: str = "maximize",
     bounds: tuple[float | None, float | None] = (0.0, 1.0),
     budget_scale: str = "linear",
-    model: str | Predictor = "lc",
+    model: str | Predictor = DEFAULT_MODEL,
 ) -> CurveForecast | list[CurveForecast]:
     """Posterior predictive of future values of one learning curve or many (ragged lengths allowed).
 

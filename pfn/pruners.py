@@ -43,7 +43,7 @@ class LearningCurvePruner(BasePruner):
         min_epochs: int = 5,
         bounds: tuple[float | None, float | None] = (0.0, 1.0),
         budget_scale: str = "linear",
-        model: Any = "lc",
+        model: Any = curves.DEFAULT_MODEL,
     ):
         if not 0 <= threshold <= 1:
             raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}")

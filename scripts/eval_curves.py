@@ -1,13 +1,13 @@
 """Score learning-curve extrapolation against baselines on held-out prior curves.
 
-    python scripts/eval_curves.py [--model lc] [--curves 100] [--real scripts/data/real_curves.json]
+    python scripts/eval_curves.py [--models lc lc-wide] [--curves 100] [--real scripts/data/real_curves.json]
 
 For each curve (length T from the model) and cutoff c, every method sees the first round(c T)
 noisy values (clipped to [0, 1], as accuracies are; the same input for every method) and
 predicts the noisy value at epoch T. Reported per method and cutoff: mean
 log-likelihood of the observed final value, MSE of the predictive mean, seconds per curve.
 Methods:
-  pfn        the learning-curve PFN (`pfn.curves.extrapolate`)
+  pfn NAME   a learning-curve PFN (`pfn.curves.extrapolate`), one row per model in --models
   last       Gaussian at the last observed value, sd = RMS of the prefix's one-step changes
   power-law  least-squares fit of y = a - b t^(-c); Gaussian with the fit's residual sd
   mcmc       Domhan et al. (2015) style: emcee over the same parametric prior the PFN was trained
@@ -121,13 +121,14 @@ def power_law(t, a, b, c):
     return a - b * np.power(t, -c)
 
 
-def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: np.ndarray, T: int, model, args,
+def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: np.ndarray, T: int, models, args,
           rng) -> tuple[float, float, float]:  # fmt: skip
     """Mean log-likelihood and MSE of each curve's value at epoch T, and seconds per curve."""
     start = time.perf_counter()
     k = len(final)
     mean, ll = np.empty(k), np.empty(k)
-    if method == "pfn":
+    if method.startswith("pfn "):
+        model = models[method.removeprefix("pfn ")]
         fc = curves.extrapolate(y_obs, epochs=t_obs, max_epochs=T, model=model, bounds=(0.0, 1.0))
         for i, (f, v) in enumerate(zip(fc, final, strict=True)):
             mean[i], ll[i] = f.mean[0], f.log_prob(v)[0]
@@ -150,7 +151,7 @@ def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: 
     return float(ll.mean()), float(((mean - final) ** 2).mean()), (time.perf_counter() - start) / k
 
 
-def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, model, args, rng) -> None:
+def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, models, args, rng) -> None:
     """Score every method at every cutoff on curves given as (positions on 1..T, values)."""
     print(f"\n{name}: {len(sets)} curves; predicting the value at the last budget")
     print("| cutoff | method | log-likelihood | MSE | seconds per curve |")
@@ -162,14 +163,15 @@ def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, model, a
             t_obs.append(t[:n])
             y_obs.append(np.clip(y[:n], 0.0, 1.0))
             final.append(y[-1])
-        for method in args.methods:
-            ll, mse, sec = score(method, t_obs, y_obs, np.array(final), T, model, args, rng)
+        methods = [m for name in args.methods for m in ([f"pfn {k}" for k in models] if name == "pfn" else [name])]
+        for method in methods:
+            ll, mse, sec = score(method, t_obs, y_obs, np.array(final), T, models, args, rng)
             print(f"| {cut:.0%} | {method} | {ll:.3f} | {mse:.5f} | {sec:.4f} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="lc")
+    parser.add_argument("--models", nargs="+", default=["lc", "lc-wide"], help="learning-curve models to score")
     parser.add_argument("--curves", type=int, default=100, help="held-out prior curves (0 to skip)")
     parser.add_argument("--real", help="JSON of real curves from scripts/make_real_curves.py")
     parser.add_argument("--cutoffs", type=float, nargs="+", default=[0.1, 0.2, 0.4, 0.8])
@@ -178,27 +180,30 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model = curves.load(args.model)
-    T = int(model.config["training"]["num_points"])
+    models = {name: curves.load(name) for name in args.models}
+    lengths = {int(m.config["training"]["num_points"]) for m in models.values()}
+    if len(lengths) != 1:
+        parser.error(f"--models must share one curve length, got {sorted(lengths)}")
+    T = lengths.pop()
     rng = np.random.default_rng(args.seed)
     grid = np.arange(1, T + 1, dtype=np.float64)
     print(f"MCMC: emcee, {2 * NDIM + 2} walkers x {args.mcmc_steps} steps (first half discarded)")
     if args.curves:
         batch = LearningCurvePrior().sample(args.curves, T, 1, torch.Generator().manual_seed(args.seed))
-        table(f"held-out prior curves of {T} epochs", [(grid, y) for y in batch.y.double().numpy()], T, model, args,
+        table(f"held-out prior curves of {T} epochs", [(grid, y) for y in batch.y.double().numpy()], T, models, args,
               rng)  # fmt: skip
     if args.real:
         data = json.loads(Path(args.real).read_text())
         epoch_wise = [
             (np.asarray(c["epochs"], float) * T / c["epochs"][-1], np.asarray(c["values"])) for c in data["epoch_wise"]
         ]
-        table("real epoch-wise curves (digits MLP, 100 epochs)", epoch_wise, T, model, args, rng)
+        table("real epoch-wise curves (digits MLP, 100 epochs)", epoch_wise, T, models, args, rng)
         sample_wise = []
         for c in data["sample_wise"]:
             s_ = np.asarray(c["epochs"], float)
             pos = 1 + np.log(s_ / s_[0]) / np.log(s_[-1] / s_[0]) * (T - 1)  # geometric budgets, evenly on the grid
             sample_wise.append((pos, np.asarray(c["values"])))
-        table("real sample-wise curves (digits MLP, training sets 16..1024)", sample_wise, T, model, args, rng)
+        table("real sample-wise curves (digits MLP, training sets 16..1024)", sample_wise, T, models, args, rng)
 
 
 if __name__ == "__main__":
