@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_module
-from hydra.utils import instantiate
+
+from pfn.evaluation.evaluate import experiment_prior
 
 
 def summary(curves: np.ndarray) -> list[str]:
@@ -42,9 +42,7 @@ def main() -> None:
     length = len(real[0]["values"])
     rows = [("real epoch-wise curves", np.array([c["values"] for c in real]))]
     for name in args.experiments:
-        with initialize_config_module("pfn.configs", version_base="1.3"):
-            cfg = compose("train", overrides=[f"experiment={name}", "paths.output_dir=."])
-        batch = instantiate(cfg.prior).sample(args.curves, length, 1, torch.Generator().manual_seed(args.seed))
+        batch = experiment_prior(name).sample(args.curves, length, 1, torch.Generator().manual_seed(args.seed))
         rows.append((f"prior of experiment={name}", batch.y.double().numpy()))
     print(f"curves of {length} epochs; gains are final value minus the value after 5% / 10% of the run")
     print("| curves | n | final q10 / q50 / q90 | P(final > 0.9) | P(gain > 0.1 / > 0.4) after 5% | after 10% |")

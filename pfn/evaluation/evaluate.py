@@ -230,15 +230,20 @@ def evaluate(
 
 def prior_of(predictor: Predictor, experiment: str | None = None):
     """The prior a model was trained on, composed from the package's experiment config."""
-    from hydra import compose, initialize_config_module
-    from hydra.utils import instantiate
-
     experiment = experiment or predictor.config.get("training", {}).get("experiment")
     if not experiment:
         raise ValueError(
             "the checkpoint does not name its experiment; pass the experiment whose prior to evaluate on, "
             "e.g. --experiment gp_1d"
         )
+    return experiment_prior(experiment)
+
+
+def experiment_prior(experiment: str):
+    """The prior of one of the package's experiment configs (``pfn train experiment=NAME``)."""
+    from hydra import compose, initialize_config_module
+    from hydra.utils import instantiate
+
     with initialize_config_module("pfn.configs", version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={experiment}", "paths.output_dir=."])
     return instantiate(cfg.prior)
