@@ -2,7 +2,7 @@
 
     python scripts/eval_curves.py [--models lc lc-wide] [--curves 100] [--real scripts/data/real_curves.json]
 
-For each curve (length T from the model) and cutoff c, every method sees the first round(c T)
+For each curve (length T, shared by the models) and cutoff c, every method sees the first round(c T)
 noisy values (clipped to [0, 1], as accuracies are; the same input for every method) and
 predicts the noisy value at epoch T. Reported per method and cutoff: mean
 log-likelihood of the observed final value, MSE of the predictive mean, seconds per curve.
