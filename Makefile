@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 TORCH_VERSION ?= 2.13.0
 STAMP := .install.stamp
 
-.PHONY: install demo test lint mutation clean
+.PHONY: install demo test lint docs mutation clean
 
 # torch goes first, pinned: with torch already present, pip never pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -24,10 +24,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PYTHON) -m ruff check pfn priors scripts tests
 	$(PYTHON) -m ruff format --check pfn priors scripts tests
+	$(PYTHON) -m mypy pfn priors
+
+docs: $(STAMP)
+	$(PYTHON) -m mkdocs build --strict
 
 # Not part of CI: apply the named mutations of tests/mutants/ and report how many the suite catches.
 mutation: $(STAMP)
 	$(PYTHON) scripts/mutation_check.py
 
 clean:
-	rm -rf $(STAMP) outputs .pytest_cache *.egg-info
+	rm -rf $(STAMP) outputs site build .pytest_cache .mypy_cache *.egg-info

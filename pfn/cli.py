@@ -9,7 +9,10 @@ USAGE = """usage: pfn <command> [args]
 
 commands:
   train [hydra overrides]   train a PFN, e.g. `pfn train experiment=gp_1d trainer.max_steps=500`
-                            (`pfn train --help` lists the config groups)
+                            (`pfn train --help` lists the config groups). One run per outputs/<name> at a
+                            time. Exit status 2: refused before training (directory in use or holding an
+                            earlier run, bad ckpt_path); 143: stopped by SIGTERM after saving last.ckpt
+                            (resume with the same overrides and ckpt_path=last)
   evaluate MODEL [options]  NLL per context size, calibration and the gap to a reference posterior
                             (`pfn evaluate --help` for options)
   info MODEL                print the description stored in a checkpoint (path or shipped name)
@@ -58,24 +61,55 @@ def info_main(argv: list[str]) -> int:
     return 0
 
 
-def evaluate_main(argv: list[str]) -> int:
-    import argparse
+def _count(low: int):
+    """An argparse type: an integer >= ``low``."""
 
-    from pfn.evaluation.evaluate import CONTEXT_SIZES, evaluate, prior_of
-    from pfn.inference.predictor import load
+    def parse(text: str) -> int:
+        import argparse
+
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def evaluate_parser():
+    """The argument parser of `pfn evaluate` (exits with status 2 on a malformed argument)."""
+    import argparse
 
     parser = argparse.ArgumentParser(prog="pfn evaluate", description="Evaluate a PFN on held-out prior datasets.")
     parser.add_argument("model", help="checkpoint path or shipped model name")
-    parser.add_argument("--experiment", help="experiment whose prior to sample (default: the one the model names)")
-    parser.add_argument("--datasets", type=int, default=256, help="held-out datasets per context size")
-    parser.add_argument("--queries", type=int, default=50, help="held-out points per dataset")
-    parser.add_argument("--context-sizes", type=int, nargs="+", default=list(CONTEXT_SIZES))
+    parser.add_argument(
+        "--experiment", help="experiment whose prior to sample (default: the one the model names; it must be one "
+        "the package ships, or one in --config-dir)",
+    )  # fmt: skip
+    parser.add_argument("--config-dir", help="a folder of your own configs holding experiment/<name>.yaml")
+    parser.add_argument("--datasets", type=_count(2), default=256, help="held-out datasets per context size (>= 2)")
+    parser.add_argument("--queries", type=_count(1), default=50, help="held-out points per dataset (>= 1)")
+    parser.add_argument(
+        "--context-sizes", type=_count(0), nargs="+", default=None,
+        help="context sizes to score (default: 0 1 2 5 10 20 30 50 75 100, clipped to what the model was trained on)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--out", help="folder for report.md, summary.json and PNG plots")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def evaluate_main(argv: list[str]) -> int:
+    from pfn.evaluation.evaluate import context_sizes_for, evaluate, prior_of
+    from pfn.inference.predictor import load
+
+    args = evaluate_parser().parse_args(argv)
     predictor = load(args.model)
-    report = evaluate(predictor, prior_of(predictor, args.experiment), args.context_sizes, args.datasets,
-                      args.queries, args.seed)  # fmt: skip
+    prior = prior_of(predictor, args.experiment, args.config_dir)
+    sizes = context_sizes_for(predictor, prior, args.context_sizes, name="--context-sizes")
+    report = evaluate(predictor, prior, sizes, args.datasets, args.queries, args.seed)
     print(report.to_markdown())
     print(json.dumps(report.summary(), indent=2))
     if args.out:

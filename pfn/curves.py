@@ -7,23 +7,43 @@
     >>> curves.should_stop([0.52, 0.61, 0.66, 0.69], best=0.80, max_epochs=50, threshold=0.05)
 
 The model (``pfn.load("lc-wide")`` by default; ``"lc"`` is LC-PFN's narrower prior) was trained
-on curves that rise within [0, 1] over an evenly spaced budget grid. Each curve is mapped into
-that space and predictions are mapped back:
+on curves that rise within [0, 1] over an evenly spaced budget grid. A *curve model* is a
+checkpoint whose prior is a ``LearningCurvePrior`` with one input feature; the shipped ones are
+``lc`` and ``lc-wide``. Each curve is mapped into the model's space and predictions are mapped back:
 
 - **values**: ``u = (v - lower) / (upper - lower)`` for ``direction="maximize"`` and
   ``u = (upper - v) / (upper - lower)`` for ``"minimize"``, so "better" is always "higher u".
-  An open bound (``None``) is taken from the curve itself (its lowest or highest value), which
-  lets losses that are unbounded above be extrapolated. The map is affine, so means, quantiles,
-  densities (with the Jacobian) and probabilities are exact.
+  An open bound (``None``, or an infinite bound on its own side: ``(0, inf)`` is ``(0, None)``)
+  is taken from the curve itself (its lowest or highest value), which lets losses that are
+  unbounded above be extrapolated.
+- **closed bounds are respected**: the model predicts noisy observations, which can stray past
+  0 and 1. A metric cannot leave its closed bounds, so the forecast is the model's predictive
+  *censored* there: the mass beyond a closed bound sits on the bound. Quantiles (and so the
+  median and intervals) are the model's clipped to the bounds, the cdf and probabilities follow,
+  and the mean is exact; ``std`` is computed by numerical integration of the censored cdf.
+  An open side is not censored.
 - **budgets**: epochs, optimizer steps or training-set sizes. The first observed budget and
-  ``max_epochs`` span the model's grid, linearly (``budget_scale="linear"``) or by their
-  logarithm (``"log"``, for geometrically growing budgets).
+  ``max_epochs`` span the model's grid of ``G`` points (``G = 100`` for the shipped models):
+  the first budget sits at model input ``1/G`` and ``max_epochs`` at ``1``, linearly
+  (``budget_scale="linear"``) or by their logarithm (``"log"``, for geometrically growing
+  budgets). With budgets 1, 2, ..., 100 and ``max_epochs=100`` the input is the epoch / 100,
+  the prior's own convention.
+- **curve length**: a model forecasts from at most :func:`max_points` observed values, the
+  largest context it was trained on (99 for the shipped models: their curves have 100 points,
+  of which at least one was always held out). Longer curves are refused with a ``ValueError``;
+  :func:`thin` reduces them first (the Optuna pruner does so itself).
+
+Every function here raises ``ValueError`` naming the argument for invalid input.
 """
 
 from __future__ import annotations
 
+import numbers
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,112 +54,347 @@ from pfn.inference.predictor import load as _load_predictor
 
 DIRECTIONS = ("maximize", "minimize")
 BUDGET_SCALES = ("linear", "log")
+#: the prior every curve model is trained on (``config["prior"]["name"]`` of its checkpoint)
+CURVE_PRIOR = "LearningCurvePrior"
 _MODELS: dict[str, Predictor] = {}
 #: the shipped model used when none is given: trained on the wider prior, better calibrated on real runs
 DEFAULT_MODEL = "lc-wide"
+#: points of the model's std integration grid (trapezoid rule over the censored cdf)
+_STD_GRID = 1025
+
+Bounds = tuple[float | None, float | None]
 
 
-def load(path_or_name: str = DEFAULT_MODEL) -> Predictor:
-    """A learning-curve model (default: the shipped ``lc-wide``), to pass as ``model=`` to the functions here."""
-    return _model(path_or_name)
+# -- argument checks --------------------------------------------------------------------------
+def _is_number(value: Any) -> bool:
+    """A real scalar: Python or NumPy ints and floats, 0-d arrays and tensors; not bool, str or complex."""
+    if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 0:
+        value = value.item()
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def _model(model: str | Predictor) -> Predictor:
-    if isinstance(model, Predictor):
-        return model
-    key = str(model)
-    if key not in _MODELS:
-        _MODELS[key] = _load_predictor(model)
-    return _MODELS[key]
+def _number(value: Any, name: str, *, allow_inf: bool = False) -> float:
+    """``value`` as a float, or a ValueError naming the argument."""
+    if not _is_number(value):
+        raise ValueError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    out = float(value.item() if isinstance(value, (np.ndarray, torch.Tensor)) else value)
+    if np.isnan(out) or (np.isinf(out) and not allow_inf):
+        raise ValueError(f"{name} must be a finite number, got {out!r}")
+    return out
 
 
-@dataclass(frozen=True)
-class CurveForecast:
-    """Posterior predictive of one curve at ``epochs``, in the curve's own units."""
-
-    epochs: np.ndarray
-    _u: PosteriorPredictive  # predictive of the mapped value u (higher is better)
-    _loc: float  # v = loc + sign * span * u
-    _span: float
-    _sign: float
-
-    def _v(self, u):
-        return self._loc + self._sign * self._span * np.asarray(u)
-
-    def _u_of(self, v) -> np.ndarray:
-        return (np.asarray(v, dtype=np.float64) - self._loc) / (self._sign * self._span)
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self._v(self._u.mean)
-
-    @property
-    def std(self) -> np.ndarray:
-        return self._span * self._u.std
-
-    @property
-    def median(self) -> np.ndarray:
-        return self._v(self._u.median)
-
-    def quantile(self, q: float | Sequence[float]) -> np.ndarray:
-        """Quantiles in the curve's units (a decreasing map swaps the tails)."""
-        q = np.asarray(q, dtype=np.float64)
-        return self._v(self._u.quantile((q if self._sign > 0 else 1 - q).tolist()))
-
-    def interval(self, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self.quantile(0.5 - level / 2), self.quantile(0.5 + level / 2)
-        return lo, hi
-
-    def cdf(self, v) -> np.ndarray:
-        """P(value <= v) at each epoch."""
-        c = self._u.cdf(np.broadcast_to(self._u_of(v), self.epochs.shape).copy())
-        return c if self._sign > 0 else 1 - c
-
-    def log_prob(self, v) -> np.ndarray:
-        return self._u.log_prob(np.broadcast_to(self._u_of(v), self.epochs.shape).copy()) - np.log(self._span)
-
-    def probability_better_than(self, v) -> np.ndarray:
-        """P(the value is strictly better than ``v``) at each epoch, in the curve's direction."""
-        return 1 - self._u.cdf(np.broadcast_to(self._u_of(v), self.epochs.shape).copy())
+def _is_scalar_like(value: Any) -> bool:
+    """True for anything that is one item rather than a sequence of them (numbers, strings, None)."""
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return value.ndim == 0
+    return value is None or isinstance(value, (numbers.Number, np.generic, str, bytes))
 
 
-def _curves(values) -> tuple[list[np.ndarray], bool]:
+def _numbers(values: Any, name: str) -> np.ndarray:
+    """A non-empty, finite, 1-D float64 array, or a ValueError naming the argument."""
+    if _is_scalar_like(values):
+        raise ValueError(f"{name} must be a sequence of numbers, got {values!r} ({type(values).__name__})")
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as err:  # ragged nesting, unconvertible objects
+        raise ValueError(f"{name} must be a 1-D sequence of numbers ({err})") from err
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold real numbers, got {arr.dtype} values")
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers, got shape {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf; pass only finite numbers (the budgets that were observed)")
+    return arr
+
+
+def _curves(values: Any) -> tuple[list[np.ndarray], bool]:
     """A list of 1-D float arrays, and whether a single curve was given."""
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().numpy()
-    if isinstance(values, np.ndarray) and values.dtype != object:
-        single = values.ndim == 1
-        curves = [values] if single else list(values)
-    else:
-        values = list(values)
-        single = len(values) > 0 and np.isscalar(values[0])
-        curves = [values] if single else values
-    out = []
-    for i, c in enumerate(curves):
-        name = "values" if single else f"values[{i}]"
-        try:
-            arr = np.asarray(c, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name} must be a sequence of numbers") from err
-        if arr.ndim != 1 or arr.size == 0:
-            raise ValueError(f"{name} must be a non-empty 1-D sequence of observed values, got shape {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{name} contains NaN or inf; pass only the epochs that were observed")
-        out.append(arr)
-    if not out:
+    if isinstance(values, np.ndarray) and values.dtype != object and values.ndim == 2:
+        values = list(values)  # a batch of equally long curves
+    elif isinstance(values, np.ndarray) and values.dtype != object and values.ndim == 1:
+        return [_curve(values, "values")], True
+    if _is_scalar_like(values) or isinstance(values, dict):
+        raise ValueError(
+            f"values must be one curve (a sequence of observed values) or a list of curves, got {values!r} "
+            f"({type(values).__name__})"
+        )
+    try:
+        items = list(values)
+    except TypeError as err:
+        raise ValueError(f"values must be a sequence of numbers or of curves, got {type(values).__name__}") from err
+    if not items:
         raise ValueError("values is empty: pass a non-empty curve or a list of curves")
-    return out, single
+    scalar = [_is_scalar_like(v) for v in items]
+    if all(scalar):
+        return [_curve(items, "values")], True
+    if any(scalar):
+        raise ValueError("values mixes numbers and sequences: pass one curve (numbers) or a list of curves")
+    return [_curve(c, f"values[{i}]") for i, c in enumerate(items)], False
 
 
-def _per_curve(arg, n: int, name: str) -> list:
-    if arg is None or np.isscalar(arg):
-        return [arg] * n
-    arg = list(arg)
-    if n == 1 and (not arg or np.isscalar(arg[0])):
-        return [arg]
-    if len(arg) != n:
-        raise ValueError(f"{name} must be given once or once per curve ({n} curves), got {len(arg)}")
-    return arg
+def _curve(values: Any, name: str) -> np.ndarray:
+    try:
+        return _numbers(values, name)
+    except ValueError as err:
+        if "NaN or inf" in str(err):
+            raise ValueError(f"{name} contains NaN or inf; pass only the epochs that were observed") from None
+        raise
+
+
+def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+    return value
+
+
+def _check_bounds(bounds: Any) -> Bounds:
+    """(lower, upper) with None for an open side; ``-inf`` below and ``inf`` above mean open."""
+    if _is_scalar_like(bounds) or isinstance(bounds, dict):
+        raise ValueError(f"bounds must be a pair (lower, upper), None for an open side; got {bounds!r}")
+    try:
+        pair = tuple(bounds)
+    except TypeError as err:
+        raise ValueError(f"bounds must be a pair (lower, upper), got {type(bounds).__name__}") from err
+    if len(pair) != 2:
+        raise ValueError(f"bounds must be a pair (lower, upper), None for an open side; got {len(pair)} items")
+    lower, upper = (None if b is None else _number(b, f"bounds[{i}]", allow_inf=True) for i, b in enumerate(pair))
+    if lower == np.inf or upper == -np.inf:
+        raise ValueError(f"bounds must satisfy lower < upper, got {bounds!r}")
+    lower = None if lower == -np.inf else lower
+    upper = None if upper == np.inf else upper
+    if lower is not None and upper is not None and not lower < upper:
+        raise ValueError(f"bounds must satisfy lower < upper, got ({lower:g}, {upper:g})")
+    return lower, upper
+
+
+def _check_threshold(threshold: Any) -> float:
+    t = _number(threshold, "threshold")
+    if not 0 <= t <= 1:
+        raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}")
+    return t
+
+
+# -- models -------------------------------------------------------------------------------------
+def _shipped_curve_models() -> list[str]:
+    from pfn.checkpoint import read_config
+    from pfn.pretrained import available, pretrained_dir
+
+    names = []
+    for name in available():
+        try:
+            config = read_config(pretrained_dir() / f"{name}.safetensors")
+        except (OSError, ValueError):  # a damaged or half-written file is simply not listed
+            continue
+        if isinstance(config.get("prior"), dict) and config["prior"].get("name") == CURVE_PRIOR:
+            names.append(name)
+    return names
+
+
+def _check_curve_model(predictor: Predictor, label: str) -> Predictor:
+    prior = predictor.config.get("prior")
+    prior_name = prior.get("name") if isinstance(prior, dict) else None
+    if prior_name != CURVE_PRIOR or predictor.num_features != 1 or predictor.is_classifier:
+        shipped = ", ".join(_shipped_curve_models()) or "none are installed"
+        raise ValueError(
+            f"model {label} is not a learning-curve model: its prior is {prior_name or 'not recorded'} with "
+            f"{predictor.num_features} input feature(s); a curve model's checkpoint has prior {CURVE_PRIOR!r} and "
+            f"1 feature (shipped curve models: {shipped})"
+        )
+    return predictor
+
+
+def _model(model: Any) -> Predictor:
+    """The loaded curve model for ``model`` (a name, a path or a Predictor), or a ValueError naming ``model``."""
+    if isinstance(model, Predictor):
+        return _check_curve_model(model, "(a Predictor)")
+    if not isinstance(model, (str, os.PathLike)):
+        raise ValueError(f"model must be a curve model's name, a checkpoint path or a loaded Predictor, got {model!r}")
+    key = os.fspath(model)
+    if key not in _MODELS:
+        label = repr(key) if len(key) <= 100 else f"{key[:60]!r}... ({len(key)} characters)"
+        try:
+            predictor = _load_predictor(model)
+        except FileNotFoundError as err:
+            raise ValueError(f"model {label}: {err}") from err
+        _MODELS[key] = _check_curve_model(predictor, label)
+    return _MODELS[key]
+
+
+def load(path_or_name: str | os.PathLike = DEFAULT_MODEL) -> Predictor:
+    """A learning-curve model (default: the shipped ``lc-wide``), to pass as ``model=`` to the functions here.
+
+    Raises:
+        ValueError: no such file or shipped model, or its prior is not a learning-curve prior with 1 feature.
+    """
+    return _model(path_or_name)
+
+
+def _grid(predictor: Predictor) -> int:
+    """Points of the model's budget grid (its training curves' length)."""
+    return int(predictor.config.get("training", {}).get("num_points", 100))
+
+
+def max_points(model: str | os.PathLike | Predictor = DEFAULT_MODEL) -> int:
+    """The most observed values ``model`` forecasts from: its largest training context, at most its grid.
+
+    99 for the shipped models (curves of 100 points, at least one of them always held out in training).
+    """
+    predictor = _model(model)
+    limit = _grid(predictor)
+    context = predictor.max_context
+    return min(limit, int(context)) if context is not None else limit
+
+
+# -- the value and budget maps ----------------------------------------------------------------
+@dataclass(frozen=True)
+class CurveForecast:
+    """Posterior predictive of one curve at ``epochs``, in the curve's own units.
+
+    Closed bounds censor the model's predictive: probability the model puts beyond a closed
+    bound sits on that bound (see the module's description).
+    """
+
+    epochs: np.ndarray
+    _u: PosteriorPredictive  # the model's predictive of the mapped value u (higher is better)
+    _loc: float  # v = loc + sign * span * u
+    _span: float
+    _sign: float
+    _closed: tuple[bool, bool] = field(default=(False, False))  # is u = 0 (worse end) / u = 1 (better end) a bound
+
+    @property
+    def _u_range(self) -> tuple[float, float]:
+        return (0.0 if self._closed[0] else -np.inf), (1.0 if self._closed[1] else np.inf)
+
+    def _v(self, u: Any) -> np.ndarray:
+        return self._loc + self._sign * self._span * np.asarray(u, dtype=np.float64)
+
+    def _u_of(self, v: Any, name: str) -> np.ndarray:
+        try:
+            arr = np.asarray(v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} must be a real number or one per epoch ({err})") from err
+        if arr.dtype.kind not in "iuf":
+            raise ValueError(f"{name} must be a real number or one per epoch, got {v!r}")
+        arr = arr.astype(np.float64)
+        if np.isnan(arr).any():
+            raise ValueError(f"{name} contains NaN")
+        try:
+            arr = np.broadcast_to(arr, self.epochs.shape)
+        except ValueError as err:
+            raise ValueError(f"{name} must be a scalar or have one value per epoch {self.epochs.shape}") from err
+        return (arr - self._loc) / (self._sign * self._span)
+
+    def _model_cdf(self, u: np.ndarray) -> np.ndarray:
+        """The model's P(U <= u) (uncensored), with 0 at -inf and 1 at +inf."""
+        finite = np.isfinite(u)
+        c = np.asarray(self._u.cdf(np.where(finite, u, 0.0)), dtype=np.float64)
+        return np.where(finite, c, (u > 0).astype(np.float64))
+
+    def _cdf_u(self, u: np.ndarray, left: bool = False) -> np.ndarray:
+        """Censored P(U <= u), or P(U < u) with ``left``: the atoms sit on the closed ends."""
+        a, b = self._u_range
+        c = self._model_cdf(u)
+        if left:
+            return np.where(u <= a, 0.0, np.where(u > b, 1.0, c))
+        return np.where(u < a, 0.0, np.where(u >= b, 1.0, c))
+
+    def _model_cdf_grid(self, xs: np.ndarray) -> np.ndarray:
+        """The model's P(U <= x) for every epoch and every x of a grid: shape (*epochs, len(xs))."""
+        pred = self._u
+        logits = torch.as_tensor(pred.logits).double()
+        loc, scale = (torch.as_tensor(t).double()[..., None] for t in (pred.loc, pred.scale))
+        z = (torch.as_tensor(xs, dtype=torch.float64) - loc) / scale  # (*epochs, G)
+        z = z.expand(*logits.shape[:-1], len(xs))
+        step = max(1, 2**22 // max(1, logits.shape[:-1].numel() * logits.shape[-1]))  # bound the (.., G, K) chunk
+        parts = [
+            pred.bar.cdf(logits[..., None, :].expand(*z[..., i : i + step].shape, -1), z[..., i : i + step])
+            for i in range(0, len(xs), step)
+        ]
+        return torch.cat(parts, dim=-1).cpu().numpy()
+
+    @cached_property
+    def _mean_u(self) -> np.ndarray:
+        """E[clip(U, a, b)] = a + E[(U - a)+] - E[(U - b)+], exactly (an open side drops its terms)."""
+        a, b = self._u_range
+        mean = np.asarray(self._u.mean, dtype=np.float64)
+        if np.isfinite(a):
+            mean = a + np.asarray(self._u.expected_improvement(a), dtype=np.float64)
+        if np.isfinite(b):
+            mean = mean - np.asarray(self._u.expected_improvement(b), dtype=np.float64)
+        return mean
+
+    @cached_property
+    def _std_u(self) -> np.ndarray:
+        """sqrt(E[(X - mean)^2]) of the censored X, from E[(X - m)^2] = int 2|x - m| P(X beyond x) dx."""
+        a, b = self._u_range
+        if not (np.isfinite(a) and np.isfinite(b)):  # an open side: integrate out to a far quantile
+            far = np.asarray(self._u.quantile([1e-9, 1 - 1e-9]), dtype=np.float64)
+            a = a if np.isfinite(a) else min(float(far[..., 0].min()), 0.0)
+            b = b if np.isfinite(b) else max(float(far[..., 1].max()), 1.0)
+        xs = np.linspace(a, b, _STD_GRID)
+        mean = self._mean_u[..., None]
+        cdf = self._model_cdf_grid(xs)
+        beyond = np.where(xs >= mean, 1 - cdf, cdf)  # P(X > x) above the mean, P(X <= x) below it
+        second = np.trapezoid(2 * np.abs(xs - mean) * beyond, xs, axis=-1)
+        return np.sqrt(np.clip(second, 0, None))
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Predictive mean at each epoch (of the forecast censored at closed bounds; exact)."""
+        return self._v(self._mean_u)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Predictive standard deviation at each epoch (censored at closed bounds; numerical integration)."""
+        return self._span * self._std_u
+
+    @property
+    def median(self) -> np.ndarray:
+        """Predictive median at each epoch."""
+        return self.quantile(0.5)
+
+    def quantile(self, q: float | Sequence[float]) -> np.ndarray:
+        """Quantiles in the curve's units, each level strictly between 0 and 1 (a sequence adds a last axis).
+
+        They are the model's quantiles clipped to the closed bounds (a decreasing map swaps the tails).
+        """
+        levels = np.asarray(q.detach().cpu().numpy() if isinstance(q, torch.Tensor) else q)
+        if levels.dtype.kind not in "iuf" or levels.ndim > 1 or levels.size == 0:
+            raise ValueError(f"q must be a level or a 1-D sequence of levels in (0, 1), got {q!r}")
+        levels = levels.astype(np.float64)
+        if not ((levels > 0) & (levels < 1)).all():
+            raise ValueError(f"q must lie strictly between 0 and 1, got {q!r}")
+        u = np.asarray(self._u.quantile((levels if self._sign > 0 else 1 - levels).tolist()), dtype=np.float64)
+        return self._v(np.clip(u, *self._u_range))
+
+    def interval(self, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """Central interval holding ``level`` (in (0, 1)) of the predictive mass: (lower, upper)."""
+        lv = _number(level, "level")
+        if not 0 < lv < 1:
+            raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+        return self.quantile(0.5 - lv / 2), self.quantile(0.5 + lv / 2)
+
+    def cdf(self, v: Any) -> np.ndarray:
+        """P(value <= v) at each epoch; ``v`` a number (±inf allowed) or one per epoch."""
+        u = self._u_of(v, "v")
+        return self._cdf_u(u) if self._sign > 0 else 1 - self._cdf_u(u, left=True)
+
+    def log_prob(self, v: Any) -> np.ndarray:
+        """Log density of ``v`` at each epoch (the continuous part; -inf beyond a closed bound)."""
+        u = self._u_of(v, "v")
+        a, b = self._u_range
+        inside = np.isfinite(u) & (u >= a) & (u <= b)
+        lp = np.asarray(self._u.log_prob(np.where(inside, u, 0.5)), dtype=np.float64) - np.log(self._span)
+        return np.where(inside, lp, -np.inf)
+
+    def probability_better_than(self, v: Any) -> np.ndarray:
+        """P(the value is strictly better than ``v``) at each epoch, in the curve's direction."""
+        return 1 - self._cdf_u(self._u_of(v, "v"))
 
 
 def _steadily_worse(u: np.ndarray) -> bool:
@@ -147,118 +402,189 @@ def _steadily_worse(u: np.ndarray) -> bool:
     return len(u) >= 5 and u[-1] < u[0] - 0.05 and (np.diff(u) < 0).mean() >= 0.8
 
 
-def gets_steadily_worse(values, direction: str = "maximize", bounds=(0.0, 1.0)) -> bool:
+def _value_map(values: np.ndarray, direction: str, bounds: Bounds) -> tuple[float, float, float]:
+    """(loc, span, sign) with ``v = loc + sign * span * u``; an open bound is the curve's own extreme."""
+    lo = float(values.min()) if bounds[0] is None else bounds[0]
+    hi = float(values.max()) if bounds[1] is None else bounds[1]
+    return (lo, hi - lo, 1.0) if direction == "maximize" else (hi, hi - lo, -1.0)
+
+
+def gets_steadily_worse(values: Any, direction: str = "maximize", bounds: Bounds = (0.0, 1.0)) -> bool:
     """True when a curve keeps getting worse in ``direction``, which a rising-curve model cannot describe.
 
-    :func:`extrapolate` refuses such curves (usually the direction was declared wrongly); the
-    Optuna pruner prunes such trials instead (a diverging run).
+    At least 5 values, at least 80% of the steps worse, and over 5% of the range (``bounds``, an
+    open side taken from the curve) lost from the first value to the last. :func:`extrapolate`
+    refuses such curves (usually the direction was declared wrongly); the Optuna pruner prunes
+    such trials instead (a diverging run).
     """
-    v = np.asarray(values, dtype=np.float64)
-    loc, span, sign = _value_map(v, direction, bounds)
-    return span > 0 and _steadily_worse((v - loc) / (sign * span))
-
-
-def _value_map(values: np.ndarray, direction: str, bounds) -> tuple[float, float, float]:
-    """(loc, span, sign) with ``v = loc + sign * span * u``; an open bound is the curve's own extreme."""
-    lower = values.min() if bounds[0] is None else float(bounds[0])
-    upper = values.max() if bounds[1] is None else float(bounds[1])
-    return (lower, upper - lower, 1.0) if direction == "maximize" else (upper, upper - lower, -1.0)
+    v = _curve(values, "values")
+    direction = _choice(direction, DIRECTIONS, "direction")
+    loc, span, sign = _value_map(v, direction, _check_bounds(bounds))
+    return bool(np.isfinite(span) and span > 0 and _steadily_worse((v - loc) / (sign * span)))
 
 
 class _CurveMap:
-    """Maps one curve's values and budgets into the model's space."""
+    """Maps one curve's values and budgets into the model's space (arguments already type-checked)."""
 
-    def __init__(self, values, epochs, max_epochs, direction, bounds, budget_scale, grid: int, name: str):
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
-        if budget_scale not in BUDGET_SCALES:
-            raise ValueError(f"budget_scale must be 'linear' or 'log', got {budget_scale!r}")
-        epochs = np.arange(1, len(values) + 1, dtype=np.float64) if epochs is None else np.asarray(epochs, float)
+    def __init__(
+        self, values: np.ndarray, epochs: Any, max_epochs: Any, direction: str, bounds: Bounds, budget_scale: str,
+        grid: int, name: str,
+    ):  # fmt: skip
+        of = "" if name == "values" else f" of {name}"
+        epochs = np.arange(1.0, len(values) + 1) if epochs is None else _numbers(epochs, f"epochs{of}")
         if epochs.shape != values.shape:
-            raise ValueError(f"epochs of {name} must have one budget per value: {values.shape}, got {epochs.shape}")
-        if not (np.diff(epochs) > 0).all() or epochs[0] <= 0 and budget_scale == "log":
-            raise ValueError(f"epochs of {name} must be strictly increasing (and positive for budget_scale='log')")
-        if max_epochs is None or not max_epochs > epochs[-1] - 1e-12:
-            raise ValueError(f"max_epochs must be given and at least the last observed budget of {name}")
-        if len(values) > grid:
+            raise ValueError(f"epochs{of} must have one budget per value: {values.shape}, got {epochs.shape}")
+        if not (np.diff(epochs) > 0).all():
+            raise ValueError(f"epochs{of} must be strictly increasing")
+        if budget_scale == "log" and epochs[0] <= 0:
+            raise ValueError(f"epochs{of} must be positive for budget_scale='log', got {epochs[0]:g}")
+        if max_epochs is None:
+            raise ValueError("max_epochs must be given: the final budget of the run(s)")
+        last = _number(max_epochs, "max_epochs")
+        if not last >= epochs[-1] - 1e-12 * max(1.0, abs(epochs[-1])):
             raise ValueError(
-                f"{name} has {len(values)} values; this model extrapolates curves of at most {grid} points"
+                f"max_epochs must be at least the last observed budget of {name} ({epochs[-1]:g}), got {last:g}"
             )
         self.loc, self.span, self.sign = _value_map(values, direction, bounds)
         lower, upper = (self.loc, self.loc + self.span) if self.sign > 0 else (self.loc - self.span, self.loc)
-        if not upper > lower:
-            raise ValueError(f"bounds must satisfy lower < upper for {name}, got ({lower}, {upper})")
-        if values.min() < lower - 1e-9 or values.max() > upper + 1e-9:
+        if not np.isfinite(self.span):
+            raise ValueError(f"the range of bounds for {name} is too wide to represent: ({lower:g}, {upper:g})")
+        if not self.span > 0:
+            raise ValueError(
+                f"bounds give {name} an empty range ({lower:g}, {upper:g}): an open side is taken from the curve, "
+                "so a constant curve needs closed bounds"
+            )
+        tol = 1e-9 * max(1.0, abs(lower), abs(upper))
+        if values.min() < lower - tol or values.max() > upper + tol:
             raise ValueError(
                 f"{name} has values outside bounds ({lower:g}, {upper:g}); pass bounds that contain the metric's "
                 "range, or None for an open side"
             )
+        worse_bound, better_bound = (bounds[0], bounds[1]) if self.sign > 0 else (bounds[1], bounds[0])
+        self.closed = (worse_bound is not None, better_bound is not None)
         self.u = (values - self.loc) / (self.sign * self.span)
         if _steadily_worse(self.u):
             raise ValueError(
                 f"{name} gets steadily worse in the declared direction ({direction}); if lower is better "
                 f"pass direction='minimize', if higher is better direction='maximize'"
             )
-        self.first, self.last, self.grid, self.scale = epochs[0], float(max_epochs), grid, budget_scale
+        self.first, self.last, self.grid, self.scale = float(epochs[0]), last, grid, budget_scale
         self.x = self.position(epochs)
 
-    def position(self, epochs) -> np.ndarray:
-        """Model input in (0, 1]: the first budget at 1/grid, max_epochs at 1."""
+    def position(self, epochs: Any) -> np.ndarray:
+        """Model input: the first budget at 1/grid, max_epochs at 1 (one grid step is 1/grid)."""
         e = np.asarray(epochs, dtype=np.float64)
         if self.last == self.first:
             frac = np.ones_like(e)
-        elif self.scale == "log":
+        elif self.scale == "log":  # budget_scale="log": even steps in log(budget)
             frac = np.log(e / self.first) / np.log(self.last / self.first)
         else:
             frac = (e - self.first) / (self.last - self.first)
         return (1 + frac * (self.grid - 1)) / self.grid
 
+    @property
+    def earliest(self) -> float:
+        """The budget at model input 0: one grid step before the first observed budget."""
+        if self.last == self.first:
+            return self.last
+        if self.scale == "log":
+            return self.first * (self.last / self.first) ** (-1 / (self.grid - 1))
+        return self.first - (self.last - self.first) / (self.grid - 1)
+
+    def future(self, future_epochs: Any, name: str) -> np.ndarray:
+        """Checked budgets to forecast (default: max_epochs)."""
+        if future_epochs is None:
+            return np.array([self.last])
+        label = f"future_epochs of {name}" if name != "values" else "future_epochs"
+        f = np.array([_number(future_epochs, label)]) if _is_number(future_epochs) else _numbers(future_epochs, label)
+        lo, hi = self.earliest, self.last
+        tol = 1e-9 * max(1.0, abs(lo), abs(hi))
+        bad = f[(f < lo - tol) | (f > hi + tol)]
+        if bad.size:
+            raise ValueError(
+                f"{label} must lie between {lo:g} (one grid step before the first observed budget) and "
+                f"max_epochs={hi:g}, got {bad[0]:g}"
+            )
+        return f
+
+
+def _per_curve(arg: Any, n: int, name: str, sequence_per_curve: bool) -> list:
+    """``arg`` repeated for n curves, or checked to hold one entry per curve.
+
+    With ``sequence_per_curve`` (epochs, future_epochs) a flat sequence of numbers belongs to a
+    single curve (epochs) or is shared (future_epochs); otherwise (max_epochs) a number is shared.
+    """
+    if arg is None or _is_scalar_like(arg):
+        return [arg] * n
+    if isinstance(arg, torch.Tensor):
+        arg = arg.detach().cpu().numpy()
+    if isinstance(arg, dict):
+        raise ValueError(f"{name} must be a number, a sequence, or one per curve; got a dict")
+    try:
+        items = list(arg)
+    except TypeError as err:
+        raise ValueError(f"{name} must be a number, a sequence, or one per curve; got {type(arg).__name__}") from err
+    if sequence_per_curve and all(_is_scalar_like(v) for v in items):
+        return [arg] * n  # one sequence for the only curve, or shared by every curve (checked later)
+    if len(items) != n:
+        raise ValueError(f"{name} must be given once or once per curve ({n} curves), got {len(items)}")
+    return items
+
 
 def extrapolate(
-    values,
-    epochs=None,
-    future_epochs=None,
-    max_epochs=None,
+    values: Any,
+    epochs: Any = None,
+    future_epochs: Any = None,
+    max_epochs: Any = None,
     *,
     direction: str = "maximize",
-    bounds: tuple[float | None, float | None] = (0.0, 1.0),
+    bounds: Bounds = (0.0, 1.0),
     budget_scale: str = "linear",
-    model: str | Predictor = DEFAULT_MODEL,
+    model: str | os.PathLike | Predictor = DEFAULT_MODEL,
 ) -> CurveForecast | list[CurveForecast]:
     """Posterior predictive of future values of one learning curve or many (ragged lengths allowed).
 
     Args:
-        values: one curve (a sequence of observed values) or a list of curves.
+        values: one curve (a sequence of observed values) or a list of curves; each at most
+            :func:`max_points` long (99 for the shipped models; :func:`thin` reduces longer ones).
         epochs: the budgets at which values were observed (default 1, 2, 3, ...); one sequence per curve.
         future_epochs: budgets to predict (default: ``[max_epochs]``); one sequence per curve or shared.
+            Each lies between one grid step before the first observed budget and ``max_epochs``.
         max_epochs: the final budget of the run(s); a number or one per curve. Required.
         direction: "maximize" (accuracy) or "minimize" (error, loss).
-        bounds: (lower, upper) the metric can take; None for an open side (taken from the curve).
+        bounds: (lower, upper) the metric can take; None (or an infinite bound) for an open side,
+            taken from the curve. Closed bounds censor the forecast.
         budget_scale: "linear" for evenly spaced budgets, "log" for geometrically growing ones.
-        model: a learning-curve model's name or path, or a loaded predictor.
+        model: a learning-curve model's name or path, or a loaded predictor (see :func:`load`).
 
     Returns:
         A :class:`CurveForecast` for one curve, or a list of them.
+
+    Raises:
+        ValueError: an invalid argument; the message names it and says what was expected.
     """
     curves, single = _curves(values)
     n = len(curves)
+    direction = _choice(direction, DIRECTIONS, "direction")
+    budget_scale = _choice(budget_scale, BUDGET_SCALES, "budget_scale")
+    checked_bounds = _check_bounds(bounds)
     predictor = _model(model)
-    grid = int(predictor.config.get("training", {}).get("num_points", 100))
-    epochs_list = _per_curve(epochs, n, "epochs")
-    max_list = _per_curve(max_epochs, n, "max_epochs")
-    if future_epochs is None or np.isscalar(future_epochs) or all(np.isscalar(v) for v in future_epochs):
-        future_list = [future_epochs] * n  # shared by every curve
-    else:
-        future_list = _per_curve(future_epochs, n, "future_epochs")
+    grid, limit = _grid(predictor), max_points(predictor)
+    epochs_list = _per_curve(epochs, n, "epochs", sequence_per_curve=True)
+    max_list = _per_curve(max_epochs, n, "max_epochs", sequence_per_curve=False)
+    future_list = _per_curve(future_epochs, n, "future_epochs", sequence_per_curve=True)
     maps, futures = [], []
     for i, c in enumerate(curves):
         name = "values" if single else f"values[{i}]"
-        m = _CurveMap(c, epochs_list[i], max_list[i], direction, bounds, budget_scale, grid, name)
-        f = np.atleast_1d(np.asarray(m.last if future_list[i] is None else future_list[i], dtype=np.float64))
-        if (f <= 0).any() or (f > m.last + 1e-9).any():
-            raise ValueError(f"future_epochs of {name} must lie in (0, max_epochs={m.last:g}]")
+        if len(c) > limit:
+            raise ValueError(
+                f"{name} has {len(c)} values; this model forecasts from at most {limit} observed values (its largest "
+                f"training context, on a {grid}-point grid): reduce the curve first, e.g. "
+                f"epochs, values = curves.thin(values, epochs, max_points={limit})"
+            )
+        m = _CurveMap(c, epochs_list[i], max_list[i], direction, checked_bounds, budget_scale, grid, name)
         maps.append(m)
-        futures.append(f)
+        futures.append(m.future(future_list[i], name))
     # one forward pass per group of curves with equal numbers of observed and future points
     groups: dict[tuple[int, int], list[int]] = {}
     for i in range(n):
@@ -267,35 +593,106 @@ def extrapolate(
     for idx in groups.values():
         x = np.stack([maps[i].x for i in idx])[..., None]
         u = np.stack([maps[i].u for i in idx])
-        xq = np.stack([maps[i].position(futures[i]) for i in idx])[..., None]
+        xq = np.stack([np.clip(maps[i].position(futures[i]), 0.0, 1.0) for i in idx])[..., None]
         pred = predictor.predict(x, u, xq)
+        assert isinstance(pred, PosteriorPredictive)  # a curve model is a regressor
         for row, i in enumerate(idx):
             sub = PosteriorPredictive(pred.logits[row], pred.bar, pred.loc[row], pred.scale[row], numpy=True)
-            out[i] = CurveForecast(futures[i], sub, maps[i].loc, maps[i].span, maps[i].sign)
-    return out[0] if single else out
+            out[i] = CurveForecast(futures[i], sub, maps[i].loc, maps[i].span, maps[i].sign, maps[i].closed)
+    return out[0] if single else out  # type: ignore[return-value]
 
 
-def probability_of_beating(values, best: float, max_epochs, **kwargs) -> float | np.ndarray:
+def probability_of_beating(
+    values: Any,
+    best: float,
+    max_epochs: Any,
+    *,
+    epochs: Any = None,
+    direction: str = "maximize",
+    bounds: Bounds = (0.0, 1.0),
+    budget_scale: str = "linear",
+    model: str | os.PathLike | Predictor = DEFAULT_MODEL,
+) -> float | np.ndarray:
     """P(the curve's value at ``max_epochs`` is strictly better than ``best``), per curve.
 
-    "Better" follows ``direction`` (higher for "maximize", lower for "minimize"). Other keyword
-    arguments are those of :func:`extrapolate`.
+    "Better" follows ``direction`` (higher for "maximize", lower for "minimize"); ``best`` is a
+    number (±inf allowed). The other arguments are those of :func:`extrapolate`.
     """
-    kwargs.pop("future_epochs", None)
-    forecasts = extrapolate(values, max_epochs=max_epochs, **kwargs)
+    best_value = _number(best, "best", allow_inf=True)
+    forecasts = extrapolate(
+        values, epochs=epochs, max_epochs=max_epochs, direction=direction, bounds=bounds,
+        budget_scale=budget_scale, model=model,
+    )  # fmt: skip
     if isinstance(forecasts, CurveForecast):
-        return float(forecasts.probability_better_than(best)[-1])
-    return np.array([float(f.probability_better_than(best)[-1]) for f in forecasts])
+        return float(forecasts.probability_better_than(best_value)[-1])
+    return np.array([float(f.probability_better_than(best_value)[-1]) for f in forecasts])
 
 
-def should_stop(values, best: float, max_epochs, threshold: float = 0.05, **kwargs) -> bool | np.ndarray:
+def should_stop(
+    values: Any,
+    best: float,
+    max_epochs: Any,
+    threshold: float = 0.05,
+    *,
+    epochs: Any = None,
+    direction: str = "maximize",
+    bounds: Bounds = (0.0, 1.0),
+    budget_scale: str = "linear",
+    model: str | os.PathLike | Predictor = DEFAULT_MODEL,
+) -> bool | np.ndarray:
     """Stop a run when its chance of finishing better than ``best`` is below ``threshold``.
 
     Returns True when ``probability_of_beating(values, best, max_epochs) < threshold``; so a
     larger threshold stops more runs (the rule is monotone in it), 0 never stops, and 1 stops
-    every run that is not certain to win. Keyword arguments are those of :func:`extrapolate`.
+    every run that is not certain to win. The other arguments are those of :func:`extrapolate`.
     """
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}")
-    p = probability_of_beating(values, best, max_epochs, **kwargs)
-    return p < threshold
+    limit = _check_threshold(threshold)
+    p = probability_of_beating(
+        values, best, max_epochs, epochs=epochs, direction=direction, bounds=bounds,
+        budget_scale=budget_scale, model=model,
+    )  # fmt: skip
+    stop = np.asarray(p) < limit
+    return bool(stop) if stop.ndim == 0 else stop
+
+
+def thin(
+    values: Any, epochs: Any = None, *, max_points: int, budget_scale: str = "linear"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce one curve to at most ``max_points`` observations, keeping its first and last.
+
+    The kept budgets are, in order, those nearest to ``max_points`` budgets spaced evenly (on
+    ``budget_scale``) from the first observed budget to the last. A curve that is short enough
+    is returned whole. This is a plain reduction: the dropped observations are not used.
+
+    Args:
+        values: the observed values of one curve.
+        epochs: their budgets (default 1, 2, 3, ...), strictly increasing.
+        max_points: the most points to keep, at least 2 (see :func:`max_points` for a model's).
+        budget_scale: "linear" or "log" (positive budgets).
+
+    Returns:
+        ``(epochs, values)`` of the kept points, as float arrays.
+    """
+    v = _curve(values, "values")
+    e = np.arange(1, len(v) + 1, dtype=np.float64) if epochs is None else _numbers(epochs, "epochs")
+    if e.shape != v.shape:
+        raise ValueError(f"epochs must have one budget per value: {v.shape}, got {e.shape}")
+    if not (np.diff(e) > 0).all():
+        raise ValueError("epochs must be strictly increasing")
+    budget_scale = _choice(budget_scale, BUDGET_SCALES, "budget_scale")
+    if budget_scale == "log" and e[0] <= 0:
+        raise ValueError(f"epochs must be positive for budget_scale='log', got {e[0]:g}")
+    if not (isinstance(max_points, (int, np.integer)) and not isinstance(max_points, bool)) or max_points < 2:
+        raise ValueError(f"max_points must be an integer of at least 2, got {max_points!r}")
+    n, k = len(v), int(max_points)
+    if n <= k:
+        return e, v
+    s = np.log(e) if budget_scale == "log" else e
+    keep, prev = [], -1
+    for j, target in enumerate(np.linspace(s[0], s[-1], k)):
+        i = int(np.searchsorted(s, target))
+        if i > 0 and (i == n or target - s[i - 1] <= s[i] - target):
+            i -= 1  # the nearer neighbour
+        prev = min(max(i, prev + 1), n - k + j)  # strictly after the last kept, leaving room for the rest
+        keep.append(prev)
+    return e[keep], v[keep]

@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from priors.checks import check_bool, check_integer
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -93,26 +95,56 @@ class FunctionPrior(Prior):
         samples_on_any_device: bool = False,
     ):
         if isinstance(fn, str):
-            module, _, attr = fn.rpartition(".")
-            if not module:
-                raise ValueError(f"fn must be a callable or a dotted path 'package.module.function', got {fn!r}")
-            fn = getattr(importlib.import_module(module), attr)
+            fn = _import_function(fn)
         if not callable(fn):
-            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+            raise ValueError(f"fn must be a callable or a dotted path 'package.module.function', got {fn!r}")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"name must be a string or None, got {name!r}")
         self.fn = fn
-        self.max_features = max_features
-        self.samples_on_any_device = bool(samples_on_any_device)
+        self.max_features = check_integer(max_features, "max_features")
+        self.samples_on_any_device = check_bool(samples_on_any_device, "samples_on_any_device")
         inner = getattr(fn, "func", fn)  # functools.partial, as Hydra's _partial_ builds
         self.name = name or f"{getattr(inner, '__module__', '?')}.{getattr(inner, '__qualname__', 'function')}"
 
     def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
-        batch = self.fn(batch_size, num_points, num_features, generator)
-        if isinstance(batch, tuple):
-            batch = Batch(*batch)
+        out = self.fn(batch_size, num_points, num_features, generator)
+        pair = isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)
+        if not (isinstance(out, Batch) or pair):
+            raise TypeError(
+                f"the prior function {self.name} (fn, prior.fn in a config) must return a priors.Batch or a tuple "
+                f"(x, y) of tensors, x of shape (batch_size, num_points, num_features) and y of shape "
+                f"(batch_size, num_points); it returned {_describe(out)}"
+            )
+        batch = out if isinstance(out, Batch) else Batch(*out)
+        want = (batch_size, num_points, num_features)
+        if tuple(batch.x.shape) != want or tuple(batch.y.shape) != want[:2]:
+            raise ValueError(
+                f"the prior function {self.name} (fn, prior.fn in a config) was asked for x of shape {want} and y "
+                f"of shape {want[:2]}, and returned x {tuple(batch.x.shape)} and y {tuple(batch.y.shape)}"
+            )
         return batch
 
     def describe(self) -> dict[str, Any]:
         return {"name": "FunctionPrior", "function": self.name}
+
+
+def _import_function(path: str) -> Callable[..., Any]:
+    """The object a dotted path 'package.module.function' names; ``ValueError`` naming ``fn`` otherwise."""
+    module, _, attr = path.rpartition(".")
+    if not module or not attr:
+        raise ValueError(f"fn must be a callable or a dotted path 'package.module.function', got {path!r}")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ImportError as err:
+        raise ValueError(f"fn={path!r}: cannot import module {module!r} ({err}); is it on your PYTHONPATH?") from None
+    except AttributeError:
+        raise ValueError(f"fn={path!r}: module {module!r} has no attribute {attr!r}") from None
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} ({', '.join(type(v).__name__ for v in value[:4])})"
+    return type(value).__name__
 
 
 def as_prior(obj: Any) -> SamplesBatches:
@@ -123,7 +155,7 @@ def as_prior(obj: Any) -> SamplesBatches:
         return FunctionPrior(
             obj,
             max_features=getattr(obj, "max_features", 1 << 30),
-            samples_on_any_device=getattr(obj, "samples_on_any_device", False),
+            samples_on_any_device=bool(getattr(obj, "samples_on_any_device", False)),
         )
     raise TypeError(
         f"a prior must have a sample(batch_size, num_points, num_features, generator) method or be such a "

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from priors.base import Batch, Prior
+from priors.checks import check_integer, check_option, check_options, is_real
 from priors.hyperpriors import Choice, Fixed, HyperparameterSpec, LogUniform, as_hyperprior
 
 ACTIVATIONS = {
@@ -25,13 +26,12 @@ ACTIVATIONS = {
 }
 
 
-def _largest_value(h, name: str) -> int:
-    """The largest value an integer hyperprior (Fixed or Choice) can take."""
-    if isinstance(h, Fixed):
-        return int(h.value)
-    if isinstance(h, Choice):
-        return int(max(h.values))
-    raise ValueError(f"{name} must be an integer or a Choice of integers, got {type(h).__name__}")
+def _integer_hyperprior(spec: HyperparameterSpec, name: str) -> tuple[Fixed | Choice, int]:
+    """A positive integer, or a Choice of them, as a hyperprior; and the largest value it can take."""
+    values = spec.values if isinstance(spec, Choice) else [spec.value] if isinstance(spec, Fixed) else [spec]
+    if not all(is_real(v) and v >= 1 and v == int(v) for v in values):
+        raise ValueError(f"{name} must be an integer >= 1 or a Choice of such integers, got {spec!r}")
+    return as_hyperprior(spec, name), int(max(values))
 
 
 # Default hyperpriors (immutable, so safe to share as defaults).
@@ -73,21 +73,14 @@ class BNNPrior(Prior):
         x_distribution: str = "normal",
         max_features: int = 8,
     ):
-        unknown = [a for a in activations if a not in ACTIVATIONS]
-        if unknown or not activations:
-            raise ValueError(f"activations must be a non-empty list from {sorted(ACTIVATIONS)}, got {activations!r}")
-        if x_distribution not in ("normal", "uniform"):
-            raise ValueError(f"x_distribution must be 'normal' or 'uniform', got {x_distribution!r}")
-        self.num_layers = as_hyperprior(num_layers, "num_layers")
-        self.width = as_hyperprior(width, "width")
-        self.max_layers = _largest_value(self.num_layers, "num_layers")
-        self.max_width = _largest_value(self.width, "width")
-        self.activations = list(activations)
+        self.num_layers, self.max_layers = _integer_hyperprior(num_layers, "num_layers")
+        self.width, self.max_width = _integer_hyperprior(width, "width")
+        self.activations = check_options(activations, "activations", ACTIVATIONS)
         self.weight_scale = as_hyperprior(weight_scale, "weight_scale")
         self.bias_scale = as_hyperprior(bias_scale, "bias_scale", positive=False)
         self.noise_std = as_hyperprior(noise_std, "noise_std", positive=False)
-        self.x_distribution = x_distribution
-        self.max_features = int(max_features)
+        self.x_distribution = check_option(x_distribution, "x_distribution", ("normal", "uniform"))
+        self.max_features = check_integer(max_features, "max_features")
 
     @property
     def input_range(self) -> tuple[float, float] | None:
@@ -147,11 +140,8 @@ class BNNClassificationPrior(BNNPrior):
 
     def __init__(self, num_classes: int = 2, method: str = "argmax", **bnn_kwargs):
         super().__init__(**bnn_kwargs)
-        if int(num_classes) != num_classes or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-        if method not in ("argmax", "threshold"):
-            raise ValueError(f"method must be 'argmax' or 'threshold', got {method!r}")
-        self.num_classes, self.method = int(num_classes), method
+        self.num_classes = check_integer(num_classes, "num_classes", low=2)
+        self.method = check_option(method, "method", ("argmax", "threshold"))
 
     def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
         x = self._inputs((batch_size, num_points, num_features), generator)

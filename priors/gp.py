@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from priors.base import Batch, Prior
+from priors.checks import check_integer, check_option
 from priors.hyperpriors import Fixed, HyperparameterSpec, as_hyperprior
 from priors.kernels import RBF, Kernel
 
@@ -75,12 +76,15 @@ class GPPrior(Prior):
         x_distribution: str = "uniform",
         max_features: int = 1,
     ):
-        if x_distribution not in X_DISTRIBUTIONS:
-            raise ValueError(f"x_distribution must be one of {X_DISTRIBUTIONS}, got {x_distribution!r}")
+        if kernel is not None and not isinstance(kernel, Kernel):
+            raise ValueError(
+                f"kernel must be a Kernel object such as priors.kernels.RBF(lengthscale=0.1) (or None for that "
+                f"default), got {kernel!r}"
+            )
         self.kernel = kernel if kernel is not None else RBF(lengthscale=0.1, outputscale=0.1)
         self.noise = as_hyperprior(noise, "noise")
-        self.x_distribution = x_distribution
-        self.max_features = int(max_features)
+        self.x_distribution = check_option(x_distribution, "x_distribution", X_DISTRIBUTIONS)
+        self.max_features = check_integer(max_features, "max_features")
 
     @property
     def input_range(self) -> tuple[float, float] | None:

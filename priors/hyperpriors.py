@@ -7,10 +7,13 @@ from a ``torch.Generator`` so a seeded generator gives the same hyperparameters.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import torch
+
+from priors.checks import check_real, is_real
 
 
 class Hyperprior:
@@ -26,7 +29,7 @@ class Hyperprior:
 
 class Fixed(Hyperprior):
     def __init__(self, value: float):
-        self.value = float(value)
+        self.value = check_real(value, "Fixed value")
 
     def sample(self, shape, generator):
         return torch.full(shape, self.value, dtype=torch.float64, device=generator.device)
@@ -37,9 +40,10 @@ class Fixed(Hyperprior):
 
 class Uniform(Hyperprior):
     def __init__(self, low: float, high: float):
+        low, high = check_real(low, "Uniform low"), check_real(high, "Uniform high")
         if not low < high:
             raise ValueError(f"Uniform needs low < high, got low={low}, high={high}")
-        self.low, self.high = float(low), float(high)
+        self.low, self.high = low, high
 
     def sample(self, shape, generator):
         u = torch.rand(shape, generator=generator, device=generator.device, dtype=torch.float64)
@@ -48,9 +52,10 @@ class Uniform(Hyperprior):
 
 class LogUniform(Hyperprior):
     def __init__(self, low: float, high: float):
-        if not 0 < low < high:
+        low, high = check_real(low, "LogUniform low", 0, strict=True), check_real(high, "LogUniform high", 0, True)
+        if not low < high:
             raise ValueError(f"LogUniform needs 0 < low < high, got low={low}, high={high}")
-        self.low, self.high = float(low), float(high)
+        self.low, self.high = low, high
 
     def sample(self, shape, generator):
         return Uniform(math.log(self.low), math.log(self.high)).sample(shape, generator).exp()
@@ -60,9 +65,7 @@ class LogNormal(Hyperprior):
     """exp(N(loc, scale^2)): ``loc`` and ``scale`` are the mean and std of the log."""
 
     def __init__(self, loc: float, scale: float):
-        if not scale > 0:
-            raise ValueError(f"LogNormal scale must be positive, got {scale}")
-        self.loc, self.scale = float(loc), float(scale)
+        self.loc, self.scale = check_real(loc, "LogNormal loc"), check_real(scale, "LogNormal scale", 0, strict=True)
 
     def sample(self, shape, generator):
         z = torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float64)
@@ -73,9 +76,8 @@ class Gamma(Hyperprior):
     """Gamma with ``concentration`` (shape) and ``rate``; mean concentration / rate."""
 
     def __init__(self, concentration: float, rate: float):
-        if not (concentration > 0 and rate > 0):
-            raise ValueError(f"Gamma needs positive concentration and rate, got {concentration}, {rate}")
-        self.concentration, self.rate = float(concentration), float(rate)
+        self.concentration = check_real(concentration, "Gamma concentration", 0, strict=True)
+        self.rate = check_real(rate, "Gamma rate", 0, strict=True)
 
     def sample(self, shape, generator):
         # torch's gamma sampler takes no generator: seed NumPy's from ours instead.
@@ -88,11 +90,20 @@ class Choice(Hyperprior):
     """One of ``values`` (optionally with ``weights``): for integers like depth or width."""
 
     def __init__(self, values: list[float], weights: list[float] | None = None):
-        self.values = [float(v) for v in values]
-        w = torch.ones(len(values)) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
-        if len(w) != len(self.values) or (w < 0).any() or w.sum() <= 0:
-            raise ValueError("Choice weights must be non-negative, one per value, not all zero")
-        self.weights = (w / w.sum()).tolist()
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable) or not list(values):
+            raise ValueError(f"Choice values must be a non-empty list of finite numbers, got {values!r}")
+        self.values = [check_real(v, "Choice values") for v in values]
+        if weights is None:
+            weights = [1.0] * len(self.values)
+        ok = not isinstance(weights, (str, bytes)) and isinstance(weights, Iterable)
+        w = list(weights) if ok else []
+        if len(w) != len(self.values) or not all(is_real(v) and v >= 0 for v in w) or not sum(w) > 0:
+            raise ValueError(
+                f"Choice weights must be {len(self.values)} non-negative numbers (one per value), not all zero; "
+                f"got {weights!r}"
+            )
+        total = float(sum(w))
+        self.weights = [float(v) / total for v in w]
 
     def sample(self, shape, generator):
         w = torch.tensor(self.weights, dtype=torch.float64, device=generator.device)
@@ -104,12 +115,30 @@ class Choice(Hyperprior):
 HyperparameterSpec = float | int | Hyperprior
 
 
+def lowest_value(h: Hyperprior) -> float | None:
+    """The smallest value ``h`` can draw (None when unknown, for a user's own hyperprior)."""
+    if isinstance(h, Fixed):
+        return h.value
+    if isinstance(h, Uniform):
+        return h.low
+    if isinstance(h, Choice):
+        return min(v for v, w in zip(h.values, h.weights, strict=True) if w > 0)
+    if isinstance(h, (LogUniform, LogNormal, Gamma)):
+        return math.ulp(0.0)  # positive
+    return None
+
+
 def as_hyperprior(spec: HyperparameterSpec, name: str, positive: bool = True) -> Hyperprior:
-    """A number becomes :class:`Fixed`; a hyperprior stays as it is."""
+    """A number becomes :class:`Fixed`; a hyperprior stays as it is. Either must draw only positive
+    values (``positive``) or only non-negative ones (``positive=False``): scales and variances."""
     if isinstance(spec, Hyperprior):
-        return spec
-    if isinstance(spec, bool) or not isinstance(spec, (int, float)) or not math.isfinite(spec):
-        raise ValueError(f"{name} must be a finite number or a Hyperprior, got {spec!r}")
-    if positive and not spec > 0:
-        raise ValueError(f"{name} must be positive, got {spec!r}")
-    return Fixed(spec)
+        low = lowest_value(spec)
+    elif is_real(spec):
+        low = float(spec)
+    else:
+        raise ValueError(f"{name} must be a finite number or a Hyperprior (priors.hyperpriors), got {spec!r}")
+    if low is not None and (low <= 0 if positive else low < 0):
+        what = "positive" if positive else "non-negative"
+        drawn = "" if not isinstance(spec, Hyperprior) else f" (values drawn by {type(spec).__name__} go down to {low})"
+        raise ValueError(f"{name} must be {what}, got {spec!r}{drawn}")
+    return spec if isinstance(spec, Hyperprior) else Fixed(spec)

@@ -9,10 +9,12 @@ Kernels add and multiply: ``RBF(0.2) + Periodic(0.5, period=0.3)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 
+from priors.checks import check_bool, check_real
 from priors.hyperpriors import Fixed, HyperparameterSpec, as_hyperprior
 
 Params = dict[str, Any]
@@ -56,7 +58,7 @@ class Stationary(Kernel):
     def __init__(self, lengthscale: HyperparameterSpec = 0.1, outputscale: HyperparameterSpec = 1.0, ard: bool = False):
         self.lengthscale = as_hyperprior(lengthscale, "lengthscale")
         self.outputscale = as_hyperprior(outputscale, "outputscale")
-        self.ard = bool(ard)
+        self.ard = check_bool(ard, "ard")
 
     def sample_params(self, batch_size, num_features, generator):
         ls = self.lengthscale.sample((batch_size, num_features if self.ard else 1), generator)
@@ -141,7 +143,7 @@ class Linear(Kernel):
 
     def __init__(self, outputscale: HyperparameterSpec = 1.0, offset: float = 0.0):
         self.outputscale = as_hyperprior(outputscale, "outputscale")
-        self.offset = float(offset)
+        self.offset = check_real(offset, "offset")
 
     def sample_params(self, batch_size, num_features, generator):
         return {"outputscale": self.outputscale.sample((batch_size,), generator)}
@@ -153,9 +155,10 @@ class Linear(Kernel):
 
 class _Combination(Kernel):
     def __init__(self, kernels: list[Kernel]):
-        if len(kernels) < 1:
-            raise ValueError("a kernel combination needs at least one kernel")
-        self.kernels = list(kernels)
+        kernels = list(kernels) if isinstance(kernels, Iterable) and not isinstance(kernels, str) else kernels
+        if not isinstance(kernels, list) or not kernels or not all(isinstance(k, Kernel) for k in kernels):
+            raise ValueError(f"kernels must be a non-empty list of Kernel objects (priors.kernels), got {kernels!r}")
+        self.kernels = kernels
 
     def sample_params(self, batch_size, num_features, generator):
         return {"parts": [k.sample_params(batch_size, num_features, generator) for k in self.kernels]}

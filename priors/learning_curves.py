@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from priors.base import Batch, Prior
+from priors.checks import check_integer, check_option, check_options, check_real
 
 # A family: (parameter samplers, curve). Samplers draw (n,) float64 tensors from
 # uniform "u(lo, hi)", normal "n(mu, sd)" or log-normal "ln(mu, sd)" (mu, sd of the log).
@@ -117,21 +118,13 @@ class LearningCurvePrior(Prior):
         max_slowdown: float = 1.0,
         max_tries: int = 200,
     ):
-        unknown = [f for f in families if f not in FAMILIES]
-        if unknown or not families:
-            raise ValueError(f"families must be a non-empty list from {sorted(FAMILIES)}, got {families!r}")
-        if not noise_log_std > 0:
-            raise ValueError(f"noise_log_std must be positive, got {noise_log_std}")
-        if weights not in ("uniform", "dirichlet"):
-            raise ValueError(f"weights must be 'uniform' or 'dirichlet', got {weights!r}")
-        self.families = list(families)
-        self.weights = weights
-        self.noise_log_mean, self.noise_log_std = float(noise_log_mean), float(noise_log_std)
-        if not max_slowdown >= 1:
-            raise ValueError(f"max_slowdown must be at least 1, got {max_slowdown}")
-        self.max_epochs = max_epochs
-        self.max_slowdown = float(max_slowdown)
-        self.max_tries = max_tries
+        self.families = check_options(families, "families", FAMILIES)
+        self.noise_log_mean = check_real(noise_log_mean, "noise_log_mean")
+        self.noise_log_std = check_real(noise_log_std, "noise_log_std", 0, strict=True)
+        self.weights = check_option(weights, "weights", ("uniform", "dirichlet"))
+        self.max_epochs = None if max_epochs is None else check_integer(max_epochs, "max_epochs")
+        self.max_slowdown = check_real(max_slowdown, "max_slowdown", 1)
+        self.max_tries = check_integer(max_tries, "max_tries")
 
     #: x is the epoch divided by max_epochs
     input_range = (0.0, 1.0)
@@ -157,6 +150,11 @@ class LearningCurvePrior(Prior):
         self, batch_size: int, length: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Noise-free accepted curves (B, T) and each curve's noise standard deviation (B,)."""
+        if length < 2:
+            raise ValueError(
+                f"num_points (the curve length) must be at least 2 for a LearningCurvePrior: a curve is accepted "
+                f"only when it ends above where it started; got {length}"
+            )
         accepted: list[torch.Tensor] = []
         need = batch_size
         for _ in range(self.max_tries):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 
 from priors.base import Batch, Prior, as_prior, samples_on_any_device
+from priors.checks import check_option, is_real
 
 
 class MixturePrior(Prior):
@@ -20,20 +22,23 @@ class MixturePrior(Prior):
     """
 
     def __init__(self, priors: list, weights: list[float] | None = None, per: str = "dataset"):
-        if not priors:
-            raise ValueError("MixturePrior needs at least one prior")
-        self.priors = [as_prior(p) for p in priors]
-        w = (
-            torch.ones(len(self.priors), dtype=torch.float64)
-            if weights is None
-            else torch.tensor(weights, dtype=torch.float64)
-        )
-        if w.shape != (len(self.priors),) or not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-            raise ValueError(f"weights must be {len(self.priors)} non-negative numbers, not all zero; got {weights!r}")
-        if per not in ("dataset", "batch"):
-            raise ValueError(f"per must be 'dataset' or 'batch', got {per!r}")
+        if isinstance(priors, (str, bytes)) or not isinstance(priors, Iterable) or not list(priors):
+            raise ValueError(f"priors must be a non-empty list of priors, got {priors!r}")
+        self.priors = []
+        for i, p in enumerate(priors):
+            try:
+                self.priors.append(as_prior(p))
+            except TypeError as err:
+                raise ValueError(f"priors[{i}]: {err}") from None
+        n = len(self.priors)
+        listed = list(weights) if isinstance(weights, Iterable) and not isinstance(weights, (str, bytes)) else None
+        if weights is None:
+            listed = [1.0] * n
+        if listed is None or len(listed) != n or not all(is_real(v) and v >= 0 for v in listed) or not sum(listed) > 0:
+            raise ValueError(f"weights must be {n} non-negative numbers, not all zero; got {weights!r}")
+        w = torch.tensor([float(v) for v in listed], dtype=torch.float64)
+        self.per = check_option(per, "per", ("dataset", "batch"))
         self.weights = w / w.sum()
-        self.per = per
         self.max_features = min(getattr(p, "max_features", 1) for p in self.priors)
 
     @property

@@ -14,9 +14,10 @@ import statistics
 import time
 
 import torch
-from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
+from results import write_results
 
+from pfn.configs import compose_train_config
 from pfn.model.bar_distribution import BarDistribution
 
 EXPERIMENTS = ["gp_1d", "gp_hyper", "bnn", "lc"]
@@ -34,8 +35,7 @@ def median_seconds(fn, repeats: int, inner: int) -> float:
 
 
 def bench(experiment: str, repeats: int) -> tuple[int, int, float, float]:
-    with initialize_config_module("pfn.configs", version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}", "paths.output_dir=/tmp/bench"])
+    cfg = compose_train_config(experiment, ["paths.output_dir=/tmp/bench"])
     dm = instantiate(cfg.data)
     stream = dm.training_stream()
     batches = iter(stream)
@@ -62,18 +62,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"{args.threads} threads; median of {args.repeats} repeats")
-    print(
-        "| experiment | prior | batch | datasets/s | sampling (ms/batch) "
-        "| training step w/o sampling (ms) | sampling share |"
-    )
-    print("|---|---|---|---:|---:|---:|---:|")
+    lines = [
+        f"Median of {args.repeats} repeats; each experiment's training batch shape and default model.",
+        "",
+        "| experiment | prior | batch | datasets/s | sampling (ms/batch) | training step w/o sampling (ms) "
+        "| sampling share |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    print("\n".join(lines))
     for exp in EXPERIMENTS:
         b, n, sample, step = bench(exp, args.repeats)
-        with initialize_config_module("pfn.configs", version_base="1.3"):
-            prior = compose("train", overrides=[f"experiment={exp}"]).prior._target_.split(".")[-1]
-        print(f"| {exp} | {prior} | {b} x {n} | {b / sample:.0f} | {sample * 1e3:.1f} | {step * 1e3:.1f} "
-              f"| {sample / (sample + step):.1%} |", flush=True)  # fmt: skip
+        prior = compose_train_config(exp).prior._target_.split(".")[-1]
+        lines.append(f"| {exp} | {prior} | {b} x {n} | {b / sample:.0f} | {sample * 1e3:.1f} | {step * 1e3:.1f} "
+                     f"| {sample / (sample + step):.1%} |")  # fmt: skip
+        print(lines[-1], flush=True)
+    write_results("bench_priors", "\n".join(lines), threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,10 @@ import time
 from collections.abc import Iterator
 
 import torch
-from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
+from results import write_results
 
+from pfn.configs import compose_train_config
 from pfn.data.datamodule import PriorDataModule
 from pfn.model.bar_distribution import BarDistribution
 
@@ -116,11 +117,6 @@ def measure(cfg, steps: int, device: str = "cpu", precision: str = "32-true") ->
     return spent
 
 
-def hardware(device: torch.device) -> str:
-    """The device's name, for the report."""
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, nargs="+", help="CPU threads (default: 1 2 on a CPU, all on a GPU)")
@@ -135,23 +131,24 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     threads = args.threads or ([1, 2] if device.type == "cpu" else [torch.get_num_threads()])
-    experiment = [] if any(o.startswith("experiment=") for o in args.overrides) else ["experiment=gp_1d"]
+    chosen = [o.split("=", 1)[1] for o in args.overrides if o.startswith("experiment=")]
+    overrides = [o for o in args.overrides if not o.startswith("experiment=")]
     flags = [f"model.compile={str(args.compile).lower()}", f"model.compile_backend={args.compile_backend}",
              f"data.sample_on_device={str(args.sample_on_device).lower()}"]  # fmt: skip
-    with initialize_config_module("pfn.configs", version_base="1.3"):
-        cfg = compose("train", overrides=[*experiment, "paths.output_dir=/tmp/bench", *flags, *args.overrides])
+    cfg = compose_train_config(chosen[-1] if chosen else "gp_1d", ["paths.output_dir=/tmp/bench", *flags, *overrides])
     b, n = cfg.data.batch_size, cfg.data.num_points
     mean_ctx = (cfg.data.min_context + cfg.data.max_context) / 2
     flops = step_flops(cfg, mean_ctx, n - mean_ctx)
     net = cfg.model.net
-    print(f"{hardware(device)}, {args.precision}, compile {args.compile}"
+    lines = [f"{args.precision}, compile {args.compile}"
           f"{f' ({args.compile_backend})' if args.compile else ''}, sample on device {args.sample_on_device}; "
           f"batch {b} x {n} points, d_model {net.d_model}, {net.n_layers} layers, d_ff {net.d_ff}, "
           f"{net.num_bins} bins; {flops / 1e9:.2f} GFLOP per step (mean context size); "
-          f"median of {args.repeats} x {args.steps} steps")  # fmt: skip
-    print("| threads | step (ms) | datasets/s | datasets/s per thread | tokens/s | sample | forward | backward "
-          "| optimizer | model GFLOP/s | matmul peak GFLOP/s | MFU |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"median of {args.repeats} x {args.steps} steps", "",
+             "| threads | step (ms) | datasets/s | datasets/s per thread | tokens/s | sample | forward | backward "
+             "| optimizer | model GFLOP/s | matmul peak GFLOP/s | MFU |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    print("\n".join(lines), flush=True)
     for count in threads:
         torch.set_num_threads(count)
         torch.manual_seed(0)
@@ -161,8 +158,11 @@ def main() -> None:
         peak = statistics.median(matmul_peak_gflops(device, PRECISIONS[args.precision]) for _ in range(3))
         achieved = flops / step / 1e9
         shares = " | ".join(f"{phase[p] / step:.0%}" for p in PHASES)
-        print(f"| {count} | {step * 1e3:.1f} | {b / step:.0f} | {b / step / count:.0f} | {b * n / step:.0f} | "
-              f"{shares} | {achieved:.1f} | {peak:.1f} | {achieved / peak:.1%} |", flush=True)  # fmt: skip
+        lines.append(f"| {count} | {step * 1e3:.1f} | {b / step:.0f} | {b / step / count:.0f} | {b * n / step:.0f} | "
+                     f"{shares} | {achieved:.1f} | {peak:.1f} | {achieved / peak:.1%} |")  # fmt: skip
+        print(lines[-1], flush=True)
+    variant = "" if device.type == "cpu" else f"_{device.type}_{args.precision}{'_compile' if args.compile else ''}"
+    write_results(f"bench_train{variant}", "\n".join(lines), threads=None, device=args.device)
 
 
 if __name__ == "__main__":

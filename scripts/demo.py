@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results import write_results
 
 import pfn
 from pfn.evaluation.evaluate import evaluate
@@ -28,11 +29,9 @@ CONTEXT_SIZES = [0, 1, 2, 5, 10, 20, 30, 50, 75, 100]
 
 def gp_1d_prior() -> GPPrior:
     """The prior the demo trains on, built from the same Hydra config as training."""
-    from hydra import compose, initialize_config_module
-    from hydra.utils import instantiate
+    from pfn.configs import experiment_prior
 
-    with initialize_config_module("pfn.configs", version_base="1.3"):
-        return instantiate(compose("train", overrides=["experiment=gp_1d"]).prior)
+    return experiment_prior("gp_1d")
 
 
 def plot_bands(predictor: pfn.Predictor, prior: GPPrior, path: Path, seed: int = 0) -> None:
@@ -78,12 +77,13 @@ def main() -> None:
     predictor = pfn.load(path)
     prior = gp_1d_prior()
     report = evaluate(predictor, prior, CONTEXT_SIZES, num_datasets=args.datasets)
-    print(f"\nTrained {args.steps} steps in {minutes:.1f} min (including start-up); checkpoint {path}")
-    print(
-        f"Mean NLL per held-out point (± standard error over datasets), {args.datasets} prior datasets x 50 "
-        "held-out points per context size, and the coverage of central intervals:\n"
+    text = (
+        f"Trained {args.steps} steps in {minutes:.1f} min (including start-up). Mean NLL per held-out point "
+        f"(± standard error over datasets), {args.datasets} prior datasets x 50 held-out points per context size, "
+        f"and the coverage of central intervals:\n\n{report.to_markdown()}"
     )
-    print(report.to_markdown())
+    print(f"\ncheckpoint {path}\n{text}")
+    write_results("demo", text, threads=torch.get_num_threads())
     png = path.with_name("bands.png")
     plot_bands(predictor, prior, png)
     print(f"\nPredictive bands, PFN vs exact GP: {png}")

@@ -30,7 +30,8 @@ import time
 import numpy as np
 import optuna
 import torch
-from sklearn.datasets import load_digits
+from digits_mlp import DigitsMLP, digits
+from results import write_results
 from sklearn.model_selection import train_test_split
 
 from pfn import curves
@@ -38,18 +39,11 @@ from pfn.pruners import LearningCurvePruner
 
 
 def data(seed: int = 0):
-    x, y = load_digits(return_X_y=True)
-    x = torch.tensor(x / 16.0, dtype=torch.float32)
-    y = torch.tensor(y)
+    x, y = digits()
     idx = np.arange(len(y))
     train, rest = train_test_split(idx, test_size=0.4, random_state=seed, stratify=y)
     val, test = train_test_split(rest, test_size=0.5, random_state=seed, stratify=y[rest])
     return (x[train], y[train]), (x[val], y[val]), (x[test], y[test])
-
-
-def accuracy(net, x, y) -> float:
-    with torch.no_grad():
-        return float((net(x).argmax(1) == y).float().mean())
 
 
 def make_objective(splits, max_epochs: int, counter: dict):
@@ -61,27 +55,16 @@ def make_objective(splits, max_epochs: int, counter: dict):
         width = trial.suggest_int("width", 8, 256, log=True)
         weight_decay = trial.suggest_float("weight_decay", 1e-6, 1e-1, log=True)
         batch = trial.suggest_categorical("batch_size", [16, 64, 256])
-        gen = torch.Generator().manual_seed(trial.number)
-        torch.manual_seed(trial.number)
-        net = torch.nn.Sequential(torch.nn.Linear(64, width), torch.nn.ReLU(), torch.nn.Linear(width, 10))
-        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+        model = DigitsMLP(lr, momentum, width, weight_decay, batch, seed=trial.number)
         val = 0.0
         for epoch in range(1, max_epochs + 1):
-            perm = torch.randperm(len(yt), generator=gen)
-            for i in range(0, len(yt), batch):
-                b = perm[i : i + batch]
-                loss = torch.nn.functional.cross_entropy(net(xt[b]), yt[b])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+            model.train_epoch(xt, yt)
             counter["epochs"] += 1
-            val = accuracy(net, xv, yv)
-            if not np.isfinite(val):
-                val = 0.0
+            val = model.accuracy(xv, yv)
             trial.report(val, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
-        trial.set_user_attr("test_accuracy", accuracy(net, xs, ys))
+        trial.set_user_attr("test_accuracy", model.accuracy(xs, ys))
         return val
 
     return objective
@@ -158,11 +141,23 @@ def main() -> None:
             results[name].append(r)
             print(f"| {name} | {seed} | {r['epochs']} | {r['seconds']:.1f} | {r['pruned']} | {r['best_val']:.4f} "
                   f"| {r['best_test']:.4f} |", flush=True)  # fmt: skip
+    summary = summarize(results, args)
+    print("\n" + summary)
+    write_results("hpo_demo" if args.sampler == "random" else f"hpo_demo_{args.sampler}", summary, threads=1)
+
+
+def summarize(results: dict[str, list[dict]], args) -> str:
+    """The fixed-budget table and, with an unpruned search to compare with, the equal-score tables."""
     base = statistics.median(r["epochs"] for r in results.get("none", results[args.pruners[0]]))
-    print(f"\nfixed budget ({args.trials} trials)")
-    print("| pruner | median epochs | epochs saved vs none | median wall (s) | median best val acc | median test acc "
-          "| seeds with a best at least the unpruned one |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    lines = [
+        f"Digits MLP, {args.sampler} search, {args.trials} trials of up to {args.max_epochs} epochs, seeds "
+        f"{' '.join(map(str, args.seeds))}; LearningCurvePruner threshold {args.threshold}, min_epochs "
+        f"{args.min_epochs}, model `{args.model}`. Fixed budget ({args.trials} trials), medians over seeds:",
+        "",
+        "| pruner | median epochs | epochs saved vs none | median wall (s) | median best val acc | median test acc "
+        "| seeds with a best at least the unpruned one |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, rs in results.items():
         ep = statistics.median(r["epochs"] for r in rs)
         wall = statistics.median(r["seconds"] for r in rs)
@@ -170,12 +165,18 @@ def main() -> None:
         test = statistics.median(r["best_test"] for r in rs)
         unpruned = results.get("none", rs)
         kept = sum(r["best_val"] >= u["best_val"] for r, u in zip(rs, unpruned, strict=True))
-        print(f"| {name} | {ep:.0f} | {base / ep:.2f}x | {wall:.1f} | {val:.4f} | {test:.4f} | {kept}/{len(rs)} |")
+        lines.append(
+            f"| {name} | {ep:.0f} | {base / ep:.2f}x | {wall:.1f} | {val:.4f} | {test:.4f} | {kept}/{len(rs)} |"
+        )
     if "none" not in results:
-        return
-    print(f"\nequal score: epochs until a search's best trial reaches the unpruned best (<= {args.max_trials} trials)")
-    print("| seed | target val acc | " + " | ".join(f"{n} epochs (trials)" for n in args.pruners) + " |")
-    print("|---:|---:|" + "---:|" * len(args.pruners))
+        return "\n".join(lines)
+    lines += [
+        "",
+        f"Equal score: epochs until the best trial reaches the unpruned best (at most {args.max_trials} trials):",
+        "",
+        "| seed | target val acc | " + " | ".join(f"{n} epochs (trials)" for n in args.pruners) + " |",
+        "|---:|---:|" + "---:|" * len(args.pruners),
+    ]
     for i, seed in enumerate(args.seeds):
         cells = [
             f"{results[n][i]['epochs_to_target']} ({results[n][i]['trials_to_target']})"
@@ -183,16 +184,14 @@ def main() -> None:
             else f"not reached ({results[n][i]['trials_to_target']})"
             for n in args.pruners
         ]
-        print(f"| {seed} | {results['none'][i]['target']:.4f} | " + " | ".join(cells) + " |")
-    ratios = {}
+        lines.append(f"| {seed} | {results['none'][i]['target']:.4f} | " + " | ".join(cells) + " |")
+    lines += ["", "| pruner | median saving at equal score | seeds where the target was reached |", "|---|---:|---:|"]
     for name in args.pruners:
         pairs = zip(results["none"], results[name], strict=True)
-        ratios[name] = [a["epochs_to_target"] / (b["epochs_to_target"] or float("inf")) for a, b in pairs]
-    print("\n| pruner | median saving at equal score | seeds where the target was reached |")
-    print("|---|---:|---:|")
-    for name, rs in ratios.items():
+        ratios = [a["epochs_to_target"] / (b["epochs_to_target"] or float("inf")) for a, b in pairs]
         hit = sum(r["epochs_to_target"] is not None for r in results[name])
-        print(f"| {name} | {statistics.median(rs):.2f}x | {hit}/{len(rs)} |")
+        lines.append(f"| {name} | {statistics.median(ratios):.2f}x | {hit}/{len(ratios)} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

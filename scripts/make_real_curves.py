@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
+from digits_mlp import DigitsMLP, digits
 from sklearn.model_selection import train_test_split
 
 OUT = Path(__file__).resolve().parent / "data" / "real_curves.json"
@@ -34,22 +34,11 @@ def config(rng: np.random.Generator) -> dict:
 
 
 def train_curve(cfg: dict, xt, yt, xv, yv, epochs: int, seed: int) -> list[float]:
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(64, cfg["width"]), torch.nn.ReLU(), torch.nn.Linear(cfg["width"], 10))
-    opt = torch.optim.SGD(net.parameters(), lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
+    model = DigitsMLP(**cfg, seed=seed)
     out = []
     for _ in range(epochs):
-        perm = torch.randperm(len(yt), generator=gen)
-        for i in range(0, len(yt), cfg["batch_size"]):
-            b = perm[i : i + cfg["batch_size"]]
-            loss = torch.nn.functional.cross_entropy(net(xt[b]), yt[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            acc = float((net(xv).argmax(1) == yv).float().mean())
-        out.append(round(acc if np.isfinite(acc) else 0.0, 5))
+        model.train_epoch(xt, yt)
+        out.append(round(model.accuracy(xv, yv), 5))
     return out
 
 
@@ -60,8 +49,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    x, y = load_digits(return_X_y=True)
-    x, y = torch.tensor(x / 16.0, dtype=torch.float32), torch.tensor(y)
+    x, y = digits()
     train, val = train_test_split(np.arange(len(y)), test_size=0.3, random_state=args.seed, stratify=y)
     xt, yt, xv, yv = x[train], y[train], x[val], y[val]
     rng = np.random.default_rng(args.seed)

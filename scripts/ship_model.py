@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pfn
 from pfn.checkpoint import load_checkpoint, save_checkpoint
-from pfn.evaluation.evaluate import CONTEXT_SIZES, evaluate, prior_of
+from pfn.evaluation.evaluate import evaluate, prior_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,13 +25,14 @@ def main() -> None:
     parser.add_argument("name")
     parser.add_argument("--experiment", required=True)
     parser.add_argument("--datasets", type=int, default=512)
-    parser.add_argument("--context-sizes", type=int, nargs="+", default=list(CONTEXT_SIZES))
+    parser.add_argument("--context-sizes", type=int, nargs="+", help="default: the standard sizes the model covers")
     parser.add_argument("--notes", default="", help="extra text for the card")
     args = parser.parse_args()
 
     net, output, config = load_checkpoint(args.checkpoint)
     predictor = pfn.load(args.checkpoint)
     report = evaluate(predictor, prior_of(predictor, args.experiment), args.context_sizes, args.datasets)
+    sizes = [r.num_context for r in report.rows]
     rows = [
         {"num_context": r.num_context, "nll": round(r.nll, 5), "nll_stderr": round(r.nll_stderr, 5),
          "gap": None if r.gap is None else round(r.gap, 5),
@@ -41,7 +42,7 @@ def main() -> None:
     ]  # fmt: skip
     evaluation = {**report.summary(), "rows": rows, "experiment": args.experiment,
                   "command": f"pfn evaluate {args.name} --datasets {args.datasets} --context-sizes "
-                             + " ".join(map(str, args.context_sizes))}  # fmt: skip
+                             + " ".join(map(str, sizes))}  # fmt: skip
     training = {**config["training"], "experiment": args.experiment}
     out = ROOT / "pretrained" / f"{args.name}.safetensors"
     save_checkpoint(out, net, output, prior=config["prior"], normalization=config["normalization"],

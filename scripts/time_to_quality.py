@@ -15,9 +15,9 @@ import sys
 import time
 
 import torch
-from hydra import compose, initialize_config_module
 
 import pfn
+from pfn.configs import compose_train_config
 from pfn.evaluation.evaluate import evaluate, prior_of
 
 CONTEXT_SIZES = [1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 100]
@@ -28,8 +28,7 @@ def steps_per_second(overrides: list[str]) -> float:
     from bench_train import measure
 
     torch.set_num_threads(1)
-    with initialize_config_module("pfn.configs", version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=gp_1d", "paths.output_dir=/tmp/ttq", *overrides])
+    cfg = compose_train_config("gp_1d", ["paths.output_dir=/tmp/ttq", *overrides])
     return 1 / sum(measure(cfg, 30).values())
 
 

@@ -1,6 +1,8 @@
 """Callbacks used by tests through Hydra's `+callbacks.<name>._target_=tests.helpers...` (real hooks, no mocks)."""
 
 import hashlib
+import os
+import signal
 from pathlib import Path
 
 import lightning as L
@@ -40,3 +42,27 @@ def random_dataset(n: int, m: int, d: int = 2, seed: int = 0):
     """x_train (n, d) and x_test (m, d) uniform on [0, 1], y_train (n,) standard normal."""
     rng = np.random.default_rng(seed)
     return rng.random((n, d)), rng.normal(size=n), rng.random((m, d))
+
+
+class RecordLearningRate(L.Callback):
+    """Appends "step lr" per training step to <path>: the learning rate the optimizer applies at that step."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        with open(self.path, "a") as f:
+            f.write(f"{trainer.global_step} {lr!r}\n")
+
+
+class SendSigterm(L.Callback):
+    """Sends this process SIGTERM after training step ``at_step``, as a scheduler would (Lightning's
+    handler turns it into a stop at the next step boundary)."""
+
+    def __init__(self, at_step: int):
+        self.at_step = at_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.at_step:
+            os.kill(os.getpid(), signal.SIGTERM)

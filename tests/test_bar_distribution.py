@@ -123,3 +123,86 @@ def test_pareto_tails_are_heavy():
     assert drop_light.item() > 1e5
     with pytest.raises(ValueError, match="tails"):
         BarDistribution(heavy.borders, tails="cauchy")
+
+
+@pytest.mark.parametrize("tails", ["half_normal", "pareto"])
+def test_each_tail_has_its_median_at_the_outer_border(tails):
+    """By design each tail has the spread of the outer bin it replaces: half its mass lies within one
+    outer-bin width of the inner border, so the cdf at the outer borders is p_0 / 2 and 1 - p_K / 2."""
+    borders = torch.tensor([-3.0, -1.0, 0.0, 0.5, 2.0, 6.0])  # outer widths 2 and 4, unequal on purpose
+    bar = BarDistribution(borders, tails)
+    p = torch.tensor([0.1, 0.2, 0.3, 0.25, 0.15], dtype=torch.float64)
+    at = bar.cdf(p.log().expand(2, 5), torch.tensor([-3.0, 6.0], dtype=torch.float64))
+    torch.testing.assert_close(at, torch.tensor([0.05, 1 - 0.075], dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("tails", ["half_normal", "pareto"])
+def test_tail_densities_match_the_textbook_distributions(tails):
+    """The right tail is p_K times a half-normal (sigma = w / Phi^-1(0.75)) or Lomax (shape 3,
+    scale w / (2^(1/3) - 1)) density of the distance past b[-2]; the left tail mirrors it (scipy.stats)."""
+    from scipy import stats
+
+    borders = torch.tensor([-3.0, -1.0, 0.0, 0.5, 2.0, 6.0])
+    bar = BarDistribution(borders, tails)
+    p = torch.tensor([0.1, 0.2, 0.3, 0.25, 0.15], dtype=torch.float64)
+
+    def tail(width):
+        if tails == "half_normal":
+            return stats.halfnorm(scale=width / stats.norm.ppf(0.75))
+        return stats.lomax(3, scale=width / (2 ** (1 / 3) - 1))
+
+    t = torch.tensor([0.01, 0.7, 3.0, 25.0, 400.0], dtype=torch.float64)
+    right = bar.log_prob(p.log().expand(5, 5), 2.0 + t)
+    left = bar.log_prob(p.log().expand(5, 5), -1.0 - t)
+    torch.testing.assert_close(
+        right, torch.from_numpy(math.log(0.15) + tail(4.0).logpdf(t.numpy())), rtol=1e-10, atol=0
+    )
+    torch.testing.assert_close(left, torch.from_numpy(math.log(0.1) + tail(2.0).logpdf(t.numpy())), rtol=1e-10, atol=0)
+    # quantiles inside the right tail, where q = 1 - p_K * sf(t) is not rounded to 1
+    q = torch.from_numpy(1 - 0.15 * tail(4.0).sf(t.numpy()))
+    ok = q < 1 - 1e-9
+    torch.testing.assert_close(bar.icdf(p.log().expand(5, 5), q)[ok], (2.0 + t)[ok], rtol=1e-6, atol=1e-9)
+
+
+def test_cdf_and_log_prob_at_infinity(bar, logits):
+    inf = torch.full((4,), math.inf, dtype=torch.float64)
+    torch.testing.assert_close(bar.cdf(logits, inf), torch.ones(4, dtype=torch.float64))
+    torch.testing.assert_close(bar.cdf(logits, -inf), torch.zeros(4, dtype=torch.float64))
+    assert (bar.log_prob(logits, inf) == -math.inf).all() and (bar.log_prob(logits, -inf) == -math.inf).all()
+
+
+def test_moments_equal_mean_and_variance(bar, logits):
+    mean, var = bar.moments(logits)
+    torch.testing.assert_close(mean, bar.mean(logits))
+    torch.testing.assert_close(var, bar.variance(logits))
+
+
+def test_expected_shortfall_matches_quadrature(bar, logits):
+    y, dy = grid(bar)
+    dens = bar.log_prob(logits[:, None, :].expand(4, y.numel(), 64), y.expand(4, -1)).exp()
+    for c in (-5.0, -1.0, 0.3, 2.0, 6.0):
+        shortfall = (dens * (c - y).clamp_min(0) * dy).sum(-1)
+        assert torch.allclose(bar.expected_shortfall(logits, c), shortfall, atol=1e-5), c
+
+
+@pytest.mark.parametrize("c", [-1e4, -1e20, -1e300])
+def test_improvements_far_from_the_distribution_do_not_cancel(bar, logits, c):
+    """With c far below every bin, E[(Y - c)+] = E[Y] - c + E[(c - Y)+] and the shortfall E[(c - Y)+]
+    is the left tail's excess beyond b[1] - c (a textbook Lomax / half-normal integral, by quadrature),
+    tiny; mirrored for c far above. Subtracting large numbers would give about 1e-12 * |c| instead."""
+    from scipy import integrate, stats
+
+    b1, w0 = bar.borders[1].item(), bar.widths[0].item()
+    if bar.tails == "pareto":
+        tail = stats.lomax(3, scale=w0 / (2 ** (1 / 3) - 1))
+    else:
+        tail = stats.halfnorm(scale=w0 / stats.norm.ppf(0.75))
+    a = b1 - c
+    # E[(T - a)+] = integral of the survival function above a; substitute t = a * e^u for huge a
+    excess = a * integrate.quad(lambda u: tail.sf(a * math.exp(u)) * math.exp(u), 0, 50, epsabs=0, epsrel=1e-10)[0]
+    p0 = torch.softmax(logits, -1)[:, 0]
+    torch.testing.assert_close(bar.expected_shortfall(logits, c), p0 * excess, rtol=1e-6, atol=1e-300)
+    torch.testing.assert_close(bar.expected_excess(logits, c), bar.mean(logits) - c, rtol=1e-12, atol=0)
+    # mirrored: far above, nothing exceeds and the shortfall is the whole distance
+    assert (bar.expected_excess(logits, -c) >= 0).all() and (bar.expected_excess(logits, -c) < 1e-6).all()
+    torch.testing.assert_close(bar.expected_shortfall(logits, -c), -c - bar.mean(logits), rtol=1e-12, atol=0)

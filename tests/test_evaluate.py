@@ -1,6 +1,8 @@
 """`pfn evaluate`: NLL, calibration and gap to the exact GP, as numbers, a table, and plots."""
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +10,9 @@ import torch
 
 import pfn
 from pfn.checkpoint import save_checkpoint
-from pfn.evaluation.evaluate import LEVELS, evaluate, prior_of
+from pfn.cli import main as cli_main
+from pfn.configs import check_experiment, experiment_names, shipped_experiments
+from pfn.evaluation.evaluate import LEVELS, context_sizes_for, evaluate, experiment_prior, prior_of
 from pfn.model import BarDistribution, PFNTransformer
 from priors import GPPrior
 
@@ -86,3 +90,89 @@ def test_models_without_an_exact_posterior_are_compared_with_the_fitted_gp(tmp_p
     # the untrained model predicts the marginal; the GP fitted to 10 points is much better
     assert report.rows[1].gap > 0.3 and report.summary()["reference_context_sizes"] == [10]
     assert "| 1 |" in report.to_markdown() and "— | — |" in report.to_markdown()
+
+
+# -- which configs evaluation may compose ----------------------------------------------------------------
+
+
+def model_naming(tmp_path, experiment, **training):
+    """An untrained 1-D GP model whose header names ``experiment``."""
+    net = PFNTransformer(1, 20, d_model=16, n_layers=1, n_heads=2, d_ff=32)
+    bar = BarDistribution.from_samples(torch.randn(1000, generator=torch.Generator().manual_seed(0)), 20)
+    path = save_checkpoint(tmp_path / "m.safetensors", net, bar, prior=GPPrior().describe(),
+                           training={"experiment": experiment, **training})  # fmt: skip
+    return pfn.load(path)
+
+
+def write_experiment(folder, name, body):
+    (folder / "experiment").mkdir(parents=True, exist_ok=True)
+    (folder / "experiment" / f"{name}.yaml").write_text("# @package _global_\n" + body)
+
+
+def test_an_experiment_named_by_a_checkpoint_cannot_pick_a_config_outside_the_package(tmp_path):
+    """A header naming `../../<somewhere>/evil` would make Hydra load that YAML and instantiate its
+    `_target_`s (here: create a folder). Evaluation refuses it before composing anything."""
+    import pfn.configs
+
+    evil, pwned = tmp_path / "evil", tmp_path / "pwned"
+    write_experiment(evil, "evil", f"prior:\n  noise:\n    _target_: os.makedirs\n    name: {pwned}\n")
+    shipped = Path(pfn.configs.__file__).parent / "experiment"
+    escape = os.path.relpath(evil / "experiment" / "evil", shipped)
+    predictor = model_naming(tmp_path, escape)
+    with pytest.raises(ValueError, match=r"the checkpoint names experiment '\.\./.*evil', which is not a known"):
+        prior_of(predictor)
+    with pytest.raises(ValueError, match="experiment must be one of the package's experiments"):
+        experiment_prior(escape)
+    assert cli_main(["evaluate", str(tmp_path / "m.safetensors"), "--datasets", "2"]) == 2
+    assert not pwned.exists()
+    for name in ["", "gp_1d.yaml", "../experiment/gp_1d", "experiment/gp_1d", None, 3]:
+        with pytest.raises(ValueError, match="experiment must be one of"):
+            check_experiment(name)
+
+
+def test_a_users_own_experiment_needs_its_config_dir_passed_explicitly(tmp_path):
+    write_experiment(tmp_path / "cfg", "mine", "prior:\n  noise: 0.25\n")
+    predictor = model_naming(tmp_path, "mine")
+    with pytest.raises(ValueError, match="not a known experiment.*--config-dir"):
+        prior_of(predictor)
+    prior = prior_of(predictor, config_dir=tmp_path / "cfg")
+    assert isinstance(prior, GPPrior) and prior.noise.value == 0.25
+    assert experiment_names(tmp_path / "cfg") == sorted([*shipped_experiments(), "mine"])
+    assert shipped_experiments() == sorted(p.stem for p in (Path(pfn.__file__).parent / "configs/experiment").iterdir())
+    with pytest.raises(ValueError, match="config_dir .* is not a directory"):
+        prior_of(predictor, config_dir=tmp_path / "nowhere")
+
+
+# -- which context sizes, datasets and queries evaluation accepts ------------------------------------------
+
+
+def test_arguments_outside_what_a_model_can_be_scored_on_are_refused(tmp_path):
+    predictor, prior = untrained_gp_model(tmp_path)  # no max_context in the header: any size >= 0
+    for sizes, match in [([-5], r"context_sizes must be integers in \[0, inf\], got \[-5\]"),
+                         ([1.5], r"got \[1\.5\]"), ([], "non-empty"), ([3, 3], "distinct")]:  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            evaluate(predictor, prior, sizes, num_datasets=2, num_queries=2)
+    for datasets, queries, match in [(1, 5, "num_datasets must be an integer >= 2"),
+                                     (4, 0, "num_queries must be an integer >= 1"),
+                                     (2.0, 5, "num_datasets")]:  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            evaluate(predictor, prior, [1], num_datasets=datasets, num_queries=queries)
+    capped = model_naming(tmp_path / "capped", "gp_1d", max_context=50)
+    with pytest.raises(ValueError, match=r"context_sizes must be integers in \[0, 50\] \(the model was trained"):
+        evaluate(capped, prior, [10, 60], num_datasets=2, num_queries=2)
+    report = evaluate(capped, prior, [0, 50], num_datasets=2, num_queries=1)
+    assert [r.num_context for r in report.rows] == [0, 50]
+    assert all(math.isfinite(r.nll) and math.isfinite(r.nll_stderr) for r in report.rows)
+
+
+def test_default_context_sizes_are_clipped_to_what_each_model_was_trained_on(tmp_path):
+    from priors import LearningCurvePrior
+
+    gp = model_naming(tmp_path / "a", "gp_1d", max_context=100)
+    assert context_sizes_for(gp, GPPrior()) == [0, 1, 2, 5, 10, 20, 30, 50, 75, 100]
+    small = model_naming(tmp_path / "b", "gp_1d", max_context=20)
+    assert context_sizes_for(small, GPPrior()) == [0, 1, 2, 5, 10, 20]
+    curves = model_naming(tmp_path / "c", "lc", max_context=99, num_points=100)
+    assert context_sizes_for(curves, LearningCurvePrior()) == [1, 2, 5, 10, 20, 30, 50, 75, 99]
+    with pytest.raises(ValueError, match=r"integers in \[1, 99\].*one to predict, got \[0, 100\]"):
+        context_sizes_for(curves, LearningCurvePrior(), [0, 5, 100])

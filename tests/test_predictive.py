@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pfn.inference.predictive import PosteriorPredictive
+from pfn.inference.predictive import DecodedLogits, PosteriorPredictive
 from pfn.model.bar_distribution import BarDistribution
 
 BORDERS = torch.tensor([0.0, 1.0, 2.0, 4.0, 5.0, 6.0])  # 5 bins; the outer two become tails
@@ -106,17 +106,109 @@ def test_samples_follow_the_distribution(pred):
 
 
 def test_location_scale_maps_every_statistic(pred):
+    """y = loc + scale * z: locations move and scale, spreads scale, densities gain -log(scale)."""
     loc, scale = 7.0, 1000.0
     moved = PosteriorPredictive(pred.logits, pred.bar, torch.tensor([loc], dtype=torch.float64),
                                 torch.tensor([scale], dtype=torch.float64), numpy=True)  # fmt: skip
-    np.testing.assert_allclose(moved.mean, loc + scale * pred.mean, rtol=1e-9)
-    np.testing.assert_allclose(moved.quantile([0.1, 0.7]), loc + scale * pred.quantile([0.1, 0.7]), rtol=1e-9)
-    np.testing.assert_allclose(moved.std, scale * pred.std, rtol=1e-9)
-    np.testing.assert_allclose(moved.log_prob(loc + scale * 3.3), pred.log_prob(3.3) - math.log(scale), rtol=1e-9)
-    np.testing.assert_allclose(moved.entropy(), pred.entropy() + math.log(scale), rtol=1e-9)
-    np.testing.assert_allclose(moved.cdf(loc + scale * 2.2), pred.cdf(2.2), rtol=1e-9)
-    np.testing.assert_allclose(moved.expected_improvement(loc + scale * 4), scale * pred.expected_improvement(4.0))
+    np.testing.assert_allclose(moved.mean, loc + scale * pred.mean, rtol=1e-12)
+    np.testing.assert_allclose(moved.median, loc + scale * pred.median, rtol=1e-12)
+    np.testing.assert_allclose(moved.quantile([0.1, 0.7]), loc + scale * pred.quantile([0.1, 0.7]), rtol=1e-12)
+    for a, b in zip(moved.interval(0.8), pred.interval(0.8), strict=True):
+        np.testing.assert_allclose(a, loc + scale * b, rtol=1e-12)
+    np.testing.assert_allclose(moved.std, scale * pred.std, rtol=1e-12)
+    np.testing.assert_allclose(moved.variance, scale**2 * pred.variance, rtol=1e-12)
+    np.testing.assert_allclose(moved.log_prob(loc + scale * 3.3), pred.log_prob(3.3) - math.log(scale), rtol=1e-12)
+    np.testing.assert_allclose(moved.entropy(), pred.entropy() + math.log(scale), rtol=1e-12)
+    np.testing.assert_allclose(moved.cdf(loc + scale * 2.2), pred.cdf(2.2), rtol=1e-12)
+    for maximize in (True, False):
+        np.testing.assert_allclose(
+            moved.expected_improvement(loc + scale * 4, maximize), scale * pred.expected_improvement(4.0, maximize)
+        )
+        np.testing.assert_allclose(
+            moved.probability_of_improvement(loc + scale * 2.5, maximize),
+            pred.probability_of_improvement(2.5, maximize),
+        )
+        np.testing.assert_allclose(
+            moved.upper_confidence_bound(1.5, maximize), loc + scale * pred.upper_confidence_bound(1.5, maximize)
+        )
     np.testing.assert_allclose(moved.mode, loc + scale * pred.mode)
+    draws = [p.sample(1000, generator=torch.Generator().manual_seed(3)) for p in (moved, pred)]
+    np.testing.assert_allclose(draws[0], loc + scale * draws[1], rtol=1e-12)
+
+
+def test_statistics_are_float64_and_keep_a_large_location(pred):
+    """The map to user units runs in float64: a shift of 1e7 keeps ~1e-9 resolution (float32: 1)."""
+    loc = 1e7 + 0.123456
+    loc_t, scale_t = torch.tensor([loc], dtype=torch.float64), torch.tensor([1e-3], dtype=torch.float64)
+    moved = PosteriorPredictive(pred.logits.float(), pred.bar, loc_t, scale_t, numpy=False)
+    mean, var = float(pred.mean[0]), float(pred.variance[0])
+    assert moved.mean.dtype == torch.float64
+    assert abs(moved.mean.item() - (loc + 1e-3 * mean)) < 1e-9 + 1e-3 * 1e-6 * abs(mean)  # float32 bar mean
+    assert math.isclose(moved.variance.item(), 1e-6 * var, rel_tol=1e-5)
+    assert math.isclose(moved.cdf(loc + 1e-3 * 2.5).item(), 0.4 + 0.5 * 0.2 / 2 - 0.2 / 2 + 0.05, rel_tol=1e-6)
+
+
+def chunked(pred, step):
+    """The same predictive, its logits served 'step' queries at a time (as for very many queries)."""
+    logits = pred.logits
+    source = DecodedLogits(lambda i, j: logits[i:j], tuple(logits.shape), logits.dtype, logits.device, step)
+    return PosteriorPredictive(source, pred.bar, pred.loc, pred.scale, numpy=True)
+
+
+def test_chunked_statistics_equal_whole_ones():
+    logits = torch.randn(10, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    whole = PosteriorPredictive(logits, BarDistribution(BORDERS), torch.tensor(2.0), torch.tensor(3.0), numpy=True)
+    parts = chunked(whole, 3)
+    y = np.linspace(-2, 12, 10)
+    for stat in (
+        lambda p: p.mean, lambda p: p.variance, lambda p: p.std, lambda p: p.mode, lambda p: p.median,
+        lambda p: p.quantile([0.01, 0.5, 0.99]), lambda p: p.quantile([]), lambda p: p.interval(0.5)[1],
+        lambda p: p.cdf(y), lambda p: p.log_prob(y), lambda p: p.entropy(),
+        lambda p: p.expected_improvement(y), lambda p: p.expected_improvement(y, maximize=False),
+        lambda p: p.probability_of_improvement(y), lambda p: p.upper_confidence_bound(),
+        lambda p: p.logits,
+    ):  # fmt: skip
+        np.testing.assert_array_equal(stat(parts), stat(whole))
+    # samples are drawn chunk by chunk (other draws, same distribution): P(Y <= y) within 5 binomial errors
+    n = 20_000
+    draws = parts.sample(n, generator=torch.Generator().manual_seed(1))
+    assert draws.shape == (n, 10)
+    np.testing.assert_allclose((draws <= 6.0).mean(0), whole.cdf(6.0), atol=5 * 0.5 / math.sqrt(n))
+
+
+def test_edge_statistics(pred):
+    assert pred.quantile([]).shape == (1, 0)
+    np.testing.assert_array_equal(pred.cdf(math.inf), [1.0])
+    np.testing.assert_array_equal(pred.cdf(-math.inf), [0.0])
+    np.testing.assert_array_equal(pred.probability_of_improvement(-math.inf), [1.0])
+    assert pred.log_prob(math.inf)[0] == -math.inf and pred.log_prob(-math.inf)[0] == -math.inf
+    y = torch.tensor([3.0], requires_grad=True)  # the bin [2, 4] holds 0.4: density 0.2
+    np.testing.assert_allclose(pred.log_prob(y), [math.log(0.2)], rtol=1e-7)  # the fixture went through float32
+    for bad in (float("nan"), 2.5, 0, -3, True, "4"):
+        with pytest.raises(ValueError, match="n must be a positive integer"):
+            pred.sample(bad)
+    assert pred.sample(2.0).shape == (2, 1)
+    with pytest.raises(ValueError, match="y must be real-valued"):
+        pred.cdf(np.array([1 + 2j]))
+    with pytest.raises(ValueError, match="best must be real-valued"):
+        pred.expected_improvement(torch.tensor([1 + 1j]))
+    with pytest.raises(ValueError, match="y contains NaN"):
+        pred.log_prob(float("nan"))
+    with pytest.raises(ValueError, match="best contains NaN or inf"):
+        pred.expected_improvement(math.inf)
+
+
+@pytest.mark.parametrize("gap", [1e4, 1e20, 1e300])
+def test_expected_improvement_far_beyond_the_predictive(gap):
+    """Far beyond the predictive, EI is 0 on the hopeless side and |mean - best| on the sure side, exactly
+    (float32 logits, as the predictor gives; subtracting means gave 14.4 for 0, and NaN at 1e20)."""
+    logits = PROBS.log().float().view(1, 5)
+    pred = PosteriorPredictive(logits, BarDistribution(BORDERS), torch.tensor([0.0]), torch.tensor([1.0]), True)
+    mean = float(pred.mean[0])
+    assert pred.expected_improvement(mean + gap)[0] == 0
+    assert pred.expected_improvement(mean - gap, maximize=False)[0] == 0
+    np.testing.assert_allclose(pred.expected_improvement(mean - gap), [gap], rtol=1e-6)
+    np.testing.assert_allclose(pred.expected_improvement(mean + gap, maximize=False), [gap], rtol=1e-6)
 
 
 def test_bad_arguments(pred):
@@ -130,5 +222,31 @@ def test_bad_arguments(pred):
         pred.log_prob([1.0, 2.0])
     with pytest.raises(ValueError, match="n must be a positive integer"):
         pred.sample(0)
-    with pytest.raises(ValueError, match="beta must be non-negative"):
+    with pytest.raises(ValueError, match="beta must be a non-negative number"):
         pred.upper_confidence_bound(-1)
+
+
+def test_expected_improvement_when_the_normalised_threshold_overflows():
+    """best = +-1e300 with a predictive scale of 1e-10: (best - loc) / scale overflows float64, yet EI is
+    still 0 on the hopeless side and |mean - best| on the sure side."""
+    logits = PROBS.log().float().view(1, 5)
+    scale = torch.tensor([1e-10], dtype=torch.float64)
+    pred = PosteriorPredictive(logits, BarDistribution(BORDERS), torch.tensor([5.0], dtype=torch.float64), scale, True)
+    assert pred.expected_improvement(1e300)[0] == 0 and pred.expected_improvement(-1e300, maximize=False)[0] == 0
+    np.testing.assert_allclose(pred.expected_improvement(-1e300), [1e300], rtol=1e-15)
+    np.testing.assert_allclose(pred.expected_improvement(1e300, maximize=False), [1e300], rtol=1e-15)
+
+
+@pytest.mark.parametrize("gap", [1e2, 1e4])
+def test_expected_improvement_in_a_far_pareto_tail(gap):
+    """Far below the bins, only the left Pareto tail can improve on a minimiser's best: EI = p_0 E[(T - a)+]
+    with a = b[1] - best, the Lomax(3, s) excess s / 2 (1 + a / s)^-2 (tiny, not 0): computed directly,
+    not as a difference of numbers near |best|, it keeps its relative precision. Mirrored for maximising."""
+    logits = PROBS.log().float().view(1, 5)
+    bar = BarDistribution(BORDERS, "pareto")
+    pred = PosteriorPredictive(logits, bar, torch.tensor([0.0]), torch.tensor([1.0]), numpy=True)
+    s = 1.0 / (2 ** (1 / 3) - 1)  # outer widths 1
+    p_outer = float(torch.softmax(logits.double(), -1)[0, 0])  # 0.1, as float32 logits give it
+    excess = s / 2 * (1 + gap / s) ** -2
+    np.testing.assert_allclose(pred.expected_improvement(1.0 - gap, maximize=False), [p_outer * excess], rtol=1e-9)
+    np.testing.assert_allclose(pred.expected_improvement(5.0 + gap), [p_outer * excess], rtol=1e-9)

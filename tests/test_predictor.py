@@ -87,3 +87,65 @@ def test_bad_summary_arguments(predictor):
         pred.interval(95)
     with pytest.raises(ValueError, match="queries' shape"):
         pred.log_prob(np.zeros(5))
+
+
+def test_any_numeric_array_like_gives_the_same_prediction(predictor):
+    """Negative strides, Fortran order, integer and float32 dtypes, lists and torch tensors are all the
+    same data: the predictions agree with those from contiguous float64 arrays."""
+    x, y, q = dataset()
+    x, y, q = np.round(x * 8) / 8, np.round(y * 8) / 8, np.round(q * 8) / 8  # exact in float32
+    ref = predictor.predict(x, y, q).mean
+    rev = predictor.predict(x[::-1].copy()[::-1], y[::-1].copy()[::-1], q[::-1].copy()[::-1])  # negative strides
+    assert x[::-1].copy()[::-1].strides[0] < 0
+    np.testing.assert_array_equal(rev.mean, ref)
+    np.testing.assert_array_equal(predictor.predict(np.asfortranarray(x), y, np.asfortranarray(q)).mean, ref)
+    np.testing.assert_array_equal(predictor.predict(x.astype(np.float32), y.astype(np.float32), q).mean, ref)
+    np.testing.assert_array_equal(predictor.predict(x.tolist(), y.tolist(), q.tolist()).mean, ref)
+    t = predictor.predict(torch.tensor(x, dtype=torch.float32), torch.tensor(y), torch.tensor(q)[::1])
+    np.testing.assert_array_equal(t.mean.numpy(), ref)
+    xi, qi = (x > 0.5).astype(np.int64), (q > 0.5).astype(np.int32)  # integer inputs
+    np.testing.assert_array_equal(
+        predictor.predict(xi, y, qi).mean, predictor.predict(xi.astype(float), y, qi.astype(float)).mean
+    )
+    np.testing.assert_array_equal(
+        predictor.predict(torch.from_numpy(xi), torch.tensor(y), torch.from_numpy(qi)).mean.numpy(),
+        predictor.predict(xi.astype(float), y, qi.astype(float)).mean,
+    )
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((np.zeros((3, 2)) + 1j, np.zeros(3), np.zeros((2, 2))), "x_train must be real-valued"),
+        ((np.zeros((3, 2)), torch.zeros(3, dtype=torch.complex64), np.zeros((2, 2))), "y_train must be real-valued"),
+        ((np.zeros((3, 2)), np.zeros(3), [[0.1, 0.2], [0.3]]), "x_test must be numeric array-like"),
+        ((None, np.zeros(3), np.zeros((2, 2))), "x_train must be numeric array-like"),
+        ((np.zeros((3, 2)), np.array(["a", "b", "c"]), np.zeros((2, 2))), "y_train must be numeric array-like"),
+    ],
+)
+def test_non_real_input_names_the_argument(predictor, args, match):
+    with pytest.raises(ValueError, match=match):
+        predictor.predict(*args)
+
+
+@pytest.mark.parametrize("bad", [-1, 0, 2.5, "10", True, 1e3])
+def test_chunk_size_must_be_a_positive_integer(predictor, bad):
+    with pytest.raises(ValueError, match=r"chunk_size must be a positive integer \(queries per chunk\) or None"):
+        predictor.chunk_size = bad
+
+
+def test_chunk_size_accepts_integers(predictor):
+    x, y, q = dataset(m=9)
+    whole = predictor.predict(x, y, q).mean
+    predictor.chunk_size = np.int64(2)
+    assert predictor.chunk_size == 2 and type(predictor.chunk_size) is int
+    np.testing.assert_allclose(predictor.predict(x, y, q).mean, whole, rtol=1e-5, atol=1e-6)
+    predictor.chunk_size = None
+    np.testing.assert_array_equal(predictor.predict(x, y, q).mean, whole)
+
+
+def test_empty_batches_and_query_sets(predictor):
+    x, y, q = dataset()
+    assert predictor.predict(x, y, q[:0]).quantile([0.1, 0.9]).shape == (0, 2)
+    empty = predictor.predict(np.zeros((0, 4, 2)), np.zeros((0, 4)), np.zeros((0, 3, 2)))
+    assert empty.mean.shape == (0, 3) and empty.sample(2).shape == (2, 0, 3)

@@ -213,6 +213,38 @@ def test_bnn_depth_width_and_activation_vary_per_dataset():
     assert len({round(v, 4) for v in y.std(1).tolist()}) == 64
 
 
+def test_bnn_depth_and_width_are_drawn_per_dataset_with_their_weights():
+    """Depth and width read back from each dataset's own network, over 3000 datasets of one batch.
+
+    With identity activations, no biases and no noise, a network is the linear map x @ M_b with M_b the
+    product of its depth + 1 weight matrices (3 inputs to 3 outputs). Recovered by least squares from 8
+    points: with weight_scale s = 1e4 each matrix multiplies the norm by about s, so log10 |M_b| is about
+    4 (depth + 1) (spread about 0.3 decades, so rounding never errs), and M_b has rank 2 when the width is
+    2, rank 3 when it is 16 (smallest over largest singular value below 1e-7 for float32 outputs, above
+    1e-5 otherwise). Frequencies must match the Choice weights within 5 binomial standard errors; drawn
+    once per batch, every dataset would share one depth and one width."""
+    prior = BNNPrior(
+        num_layers=Choice([1, 2, 3], weights=[0.2, 0.3, 0.5]),
+        width=Choice([2, 16]),
+        activations=["identity"],
+        weight_scale=1e4,
+        bias_scale=0.0,
+        noise_std=0.0,
+        max_features=3,
+    )
+    n = 3000
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 8, 3, generator=gen)
+    maps = torch.linalg.lstsq(x.double(), prior.random_functions(x, 3, gen).double()).solution  # (n, 3, 3)
+    sv = torch.linalg.svdvals(maps)
+    depth = (sv[:, 0].log10() / 4).round() - 1
+    width = torch.where(sv[:, 2] / sv[:, 0] < 1e-6, 2, 16)
+    for values, weights in ((depth, {1: 0.2, 2: 0.3, 3: 0.5}), (width, {2: 0.5, 16: 0.5})):
+        assert set(values.tolist()) == set(weights)
+        for value, p in weights.items():
+            assert abs((values == value).double().mean().item() - p) < 5 * math.sqrt(p * (1 - p) / n), value
+
+
 @pytest.mark.parametrize("method", ["argmax", "threshold"])
 def test_bnn_classes_are_valid_and_all_occur(method):
     prior = BNNClassificationPrior(num_classes=5, method=method, max_features=2)
@@ -256,6 +288,14 @@ def test_learning_curve_noise_matches_its_log_normal_prior():
 def test_learning_curve_inputs_are_scaled_epochs():
     batch = LearningCurvePrior(max_epochs=200).sample(3, 50, 1, torch.Generator().manual_seed(0))
     assert torch.allclose(batch.x[0, :, 0], torch.arange(1, 51) / 200)
+
+
+def test_a_learning_curve_needs_two_points():
+    """A curve is kept only if it ends above where it starts, which one point never does: refused at once
+    (not after every rejection round)."""
+    with pytest.raises(ValueError, match=r"num_points \(the curve length\) must be at least 2.*got 1"):
+        LearningCurvePrior().sample(2, 1, 1, torch.Generator().manual_seed(0))
+    assert LearningCurvePrior().sample(2, 2, 1, torch.Generator().manual_seed(0)).y.shape == (2, 2)
 
 
 def test_dirichlet_weights_make_all_families_usable():
@@ -323,6 +363,65 @@ def test_function_priors_by_object_partial_and_dotted_path():
         as_prior(42)
     with pytest.raises(ValueError, match="dotted path"):
         FunctionPrior("nodots")
+
+
+# -- constructor arguments --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: GPPrior(kernel="rbf"), "kernel must be a Kernel object"),
+        (lambda: GPPrior(max_features=0), "max_features must be an integer >= 1, got 0"),
+        (lambda: GPPrior(max_features="3"), "max_features must be an integer >= 1, got '3'"),
+        (lambda: GPPrior(noise=Uniform(-1.0, 1.0)), r"noise must be positive.*go down to -1\.0"),
+        (lambda: GPPrior(x_distribution=["uniform"]), "x_distribution must be one of"),
+        (lambda: RBF(ard="yes"), "ard must be true or false"),
+        (lambda: RBF(lengthscale="0.1"), "lengthscale must be a finite number or a Hyperprior"),
+        (lambda: Periodic(period=Choice([0.5, 0.0])), "period must be positive"),
+        (lambda: Linear(offset=float("inf")), "offset must be a finite number"),
+        (lambda: RBF() + "rbf", "kernels must be a non-empty list of Kernel objects"),
+        (lambda: BNNPrior(num_layers=0), "num_layers must be an integer >= 1 or a Choice"),
+        (lambda: BNNPrior(num_layers=1.5), "num_layers must be an integer >= 1"),
+        (lambda: BNNPrior(num_layers=LogUniform(1, 3)), "num_layers must be an integer >= 1"),
+        (lambda: BNNPrior(width=Choice([16, 32.5])), "width must be an integer >= 1"),
+        (lambda: BNNPrior(activations="tanh"), "activations must be a non-empty list of names"),
+        (lambda: BNNPrior(activations=["swish"]), "activations must be a non-empty list of names"),
+        (lambda: BNNPrior(noise_std=-0.1), "noise_std must be non-negative"),
+        (lambda: BNNPrior(bias_scale=-1), "bias_scale must be non-negative"),
+        (lambda: BNNPrior(weight_scale=None), "weight_scale must be a finite number or a Hyperprior"),
+        (lambda: BNNClassificationPrior(num_classes=1), "num_classes must be an integer >= 2"),
+        (lambda: BNNClassificationPrior(num_classes=2.5), "num_classes must be an integer >= 2"),
+        (lambda: BNNClassificationPrior(method="softmax"), "method must be one of"),
+        (lambda: LearningCurvePrior(families="pow3"), "families must be a non-empty list of names"),
+        (lambda: LearningCurvePrior(families=[]), "families must be a non-empty list of names"),
+        (lambda: LearningCurvePrior(noise_log_mean=float("nan")), "noise_log_mean must be a finite number"),
+        (lambda: LearningCurvePrior(noise_log_std=0), "noise_log_std must be a finite number > 0"),
+        (lambda: LearningCurvePrior(weights="softmax"), "weights must be one of"),
+        (lambda: LearningCurvePrior(max_epochs=0), "max_epochs must be an integer >= 1"),
+        (lambda: LearningCurvePrior(max_tries=2.0), "max_tries must be an integer >= 1"),
+        (lambda: MixturePrior([]), "priors must be a non-empty list"),
+        (lambda: MixturePrior([GPPrior(), 42]), r"priors\[1\]: a prior must have a sample"),
+        (lambda: MixturePrior([GPPrior(), GPPrior()], weights=["a", "b"]), "weights must be 2 non-negative"),
+        (lambda: MixturePrior([GPPrior()], per="step"), "per must be one of"),
+        (lambda: FunctionPrior(42), "fn must be a callable or a dotted path"),
+        (lambda: FunctionPrior("tests.test_priors.nothing_here"), "has no attribute 'nothing_here'"),
+        (lambda: FunctionPrior("no_such_package.fn"), "cannot import module 'no_such_package'"),
+        (lambda: FunctionPrior(constant_prior, max_features=0), "max_features must be an integer >= 1"),
+        (lambda: FunctionPrior(constant_prior, samples_on_any_device="no"), "samples_on_any_device must be true"),
+        (lambda: Choice([]), "Choice values must be a non-empty list"),
+        (lambda: Choice([1, 2], weights=[1]), "Choice weights must be 2 non-negative numbers"),
+        (lambda: Uniform(0, float("nan")), "Uniform high must be a finite number"),
+        (lambda: LogUniform(0, 1), "LogUniform low must be a finite number > 0"),
+        (lambda: LogNormal(0, -1), "LogNormal scale must be a finite number > 0"),
+        (lambda: Gamma(0, 1), "Gamma concentration must be a finite number > 0"),
+    ],
+)
+def test_constructor_arguments_are_checked_by_name(build, match):
+    """Every prior, kernel and hyperprior refuses a bad argument at once with a ValueError naming it
+    (not later, inside sampling, with an error about something else)."""
+    with pytest.raises(ValueError, match=match):
+        build()
 
 
 def test_stream_pads_unused_features_with_zeros():

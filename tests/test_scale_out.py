@@ -86,19 +86,31 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
+def test_sigterm_saves_a_checkpoint_and_exits_non_zero_and_a_concurrent_run_is_refused(tmp_path):
+    """While a run trains, a second `pfn train` on its directory fails at once (status 2), naming the
+    directory and the holder. SIGTERM then stops the first: status 143 (so a scheduler requeues it),
+    last.ckpt saved, no model exported, and the message gives the command that resumes it."""
     run = tmp_path / "run"
     args = ["trainer.max_steps=100000", "callbacks.model_checkpoint.every_n_train_steps=10",
             "callbacks.model_checkpoint.save_last=false", f"hydra.run.dir={run}"]  # fmt: skip
     proc = subprocess.Popen(cli(*args), env=ENV, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: any(s >= 10 for s in checkpoint_steps(run / "checkpoints")), 300, proc)
-    time.sleep(1.0)
+
+    second = subprocess.run(cli(*args), env=ENV, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 2, second.stderr[-3000:]
+    assert f"{run} is in use by another training run (pid {proc.pid} " in second.stderr
+    assert proc.poll() is None, "the refused run must leave the running one alone"
+
     proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=120)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr[-3000:]
     last = run / "checkpoints" / "last.ckpt"
     assert last.exists(), "SIGTERM should have written last.ckpt (periodic last.ckpt is off)"
+    assert not (run / "model.safetensors").exists()
     step = torch.load(last, weights_only=True)["global_step"]
     assert step > 10
+    assert f"training stopped by SIGTERM at step {step}, no model exported; {last} holds step {step}" in stderr
+    assert f"resume with: pfn train hydra.run.dir={run} experiment=gp_1d" in stderr and "ckpt_path=last" in stderr
     resumed = train(compose_cfg(run, "trainer.max_steps=" + str(step + 5), "ckpt_path=last"))
     assert pfn.load(resumed).config["training"]["steps"] == step + 5
 

@@ -6,13 +6,15 @@ standard non-PFN method (a negative gap means the PFN is better).
     pfn evaluate gp                      # a shipped model, by name
     pfn evaluate outputs/gp_1d/model.safetensors --datasets 512 --out eval/
 
-Held-out datasets come from the model's own prior, built from the package's experiment config
-that the checkpoint names (never from code named in the file).
+Held-out datasets come from the model's own prior, built from the experiment config that the
+checkpoint names: only a name of one of the package's experiments is accepted (or of one in a config
+directory the user passes with ``--config-dir``), never a path or code taken from the file.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pfn import configs
+from pfn.configs import check_experiment
 from pfn.evaluation.gp_baseline import FittedGP
 from pfn.inference.predictor import Predictor
 from pfn.model.bar_distribution import BarDistribution
@@ -161,10 +165,66 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def context_size_range(predictor: Predictor, prior) -> tuple[int, int | None]:
+    """The context sizes ``predictor`` can be scored at on ``prior``, inclusive: from 0 (1 for learning
+    curves: a curve's first point is its context) up to the largest the model was trained on (None when
+    its header does not say), for curves also below the trained curve length, leaving a point to predict."""
+    training = predictor.config.get("training", {})
+    max_context = training.get("max_context")
+    high = int(max_context) if _is_int(max_context) and max_context >= 0 else None
+    if isinstance(prior, LearningCurvePrior):
+        length = training.get("num_points")
+        if not _is_int(length) or length < 2:
+            raise ValueError(
+                f"scoring a learning-curve model needs the curve length it was trained on (training.num_points "
+                f"in its header), got {length!r}"
+            )
+        return 1, length - 1 if high is None else min(length - 1, high)
+    return 0, high
+
+
+def context_sizes_for(
+    predictor: Predictor, prior, context_sizes: Sequence[int] | None = None, name: str = "context_sizes"
+) -> list[int]:
+    """The context sizes to score: ``context_sizes`` checked against :func:`context_size_range`, or by
+    default :data:`CONTEXT_SIZES` clipped to that range (so the default suits every model).
+
+    Raises ``ValueError`` naming the argument (``name``) unless the sizes are distinct integers in range.
+    """
+    low, high = context_size_range(predictor, prior)
+    top = math.inf if high is None else high
+    if context_sizes is None:
+        return sorted({int(min(max(n, low), top)) for n in CONTEXT_SIZES})
+    sizes = list(context_sizes) if isinstance(context_sizes, Sequence) and not isinstance(context_sizes, str) else []
+    if not sizes:
+        raise ValueError(f"{name} must be a non-empty list of integers, got {context_sizes!r}")
+    bad = [n for n in sizes if not _is_int(n) or not low <= n <= top]
+    if bad:
+        why = "" if high is None else f" (the model was trained on contexts of at most {high} points)"
+        if low:
+            why += "; a curve needs at least one observed epoch and one to predict"
+        raise ValueError(f"{name} must be integers in [{low}, {'inf' if high is None else high}]{why}, got {bad}")
+    if len(set(sizes)) != len(sizes):
+        raise ValueError(f"{name} must be distinct, got {sizes}")
+    return [int(n) for n in sizes]
+
+
+def check_counts(num_datasets, num_queries, names: tuple[str, str] = ("num_datasets", "num_queries")) -> None:
+    """Datasets per size: an integer >= 2 (a standard error needs two); queries: an integer >= 1."""
+    if not _is_int(num_datasets) or num_datasets < 2:
+        raise ValueError(f"{names[0]} must be an integer >= 2 (a standard error needs two), got {num_datasets!r}")
+    if not _is_int(num_queries) or num_queries < 1:
+        raise ValueError(f"{names[1]} must be an integer >= 1, got {num_queries!r}")
+
+
 def evaluate(
     predictor: Predictor,
     prior,
-    context_sizes: Sequence[int] = CONTEXT_SIZES,
+    context_sizes: Sequence[int] | None = None,
     num_datasets: int = 256,
     num_queries: int = 50,
     seed: int = 1234,
@@ -177,7 +237,12 @@ def evaluate(
     same against a marginal-likelihood GP fit (``FittedGP``, from 2 context points). Learning-curve priors are
     scored on whole curves of the trained length: the first n points are the context and every
     later point is a query, as the curve API uses them.
+
+    ``context_sizes`` default to :data:`CONTEXT_SIZES` clipped to the model's range
+    (:func:`context_sizes_for`); sizes outside it, fewer than 2 datasets or no queries raise ``ValueError``.
     """
+    context_sizes = context_sizes_for(predictor, prior, context_sizes)
+    check_counts(num_datasets, num_queries)
     d = predictor.num_features
     has_exact = getattr(prior, "has_fixed_hyperparameters", False)
     sequential = isinstance(prior, LearningCurvePrior)
@@ -188,8 +253,6 @@ def evaluate(
     for n in context_sizes:
         gen = torch.Generator().manual_seed(seed + n)
         if sequential:  # whole curves of the trained length: the first n points observed, the rest predicted
-            if not 1 <= n < length:
-                raise ValueError(f"context sizes for curves must lie in [1, {length - 1}], got {n}")
             batch = prior.sample(num_datasets, length, d, gen)
         else:
             batch = prior.sample(num_datasets, n + num_queries, d, gen)
@@ -228,22 +291,29 @@ def evaluate(
     return EvaluationReport(rows, num_datasets, num_queries, reference, examples[:3])
 
 
-def prior_of(predictor: Predictor, experiment: str | None = None):
-    """The prior a model was trained on, composed from the package's experiment config."""
-    experiment = experiment or predictor.config.get("training", {}).get("experiment")
+def prior_of(predictor: Predictor, experiment: str | None = None, config_dir: str | os.PathLike | None = None):
+    """The prior a model was trained on, composed from an experiment config.
+
+    ``experiment`` (default: the one the checkpoint names) must be one of the package's experiments,
+    or of ``config_dir``, a folder of configs the user names explicitly: a name read from a file never
+    selects a config anywhere else (see :func:`pfn.configs.check_experiment`).
+    """
+    named = predictor.config.get("training", {}).get("experiment")
+    experiment = experiment or named
     if not experiment:
         raise ValueError(
             "the checkpoint does not name its experiment; pass the experiment whose prior to evaluate on, "
             "e.g. --experiment gp_1d"
         )
-    return experiment_prior(experiment)
+    try:
+        check_experiment(experiment, config_dir)
+    except ValueError as err:
+        source = "the checkpoint names" if experiment == named else "got"
+        raise ValueError(f"{source} experiment {experiment!r}, which is not a known experiment: {err}") from None
+    return experiment_prior(experiment, config_dir)
 
 
-def experiment_prior(experiment: str):
-    """The prior of one of the package's experiment configs (``pfn train experiment=NAME``)."""
-    from hydra import compose, initialize_config_module
-    from hydra.utils import instantiate
-
-    with initialize_config_module("pfn.configs", version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}", "paths.output_dir=."])
-    return instantiate(cfg.prior)
+def experiment_prior(experiment: str, config_dir: str | os.PathLike | None = None):
+    """The prior of one of the package's experiment configs (``pfn train experiment=NAME``), or of
+    ``config_dir``'s; any other name is refused."""
+    return configs.experiment_prior(experiment, config_dir)

@@ -3,44 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import warnings
 from typing import Any
 
-import numpy as np
 import torch
 
 from pfn.checkpoint import load_checkpoint
-from pfn.inference.predictive import ClassPredictive, PosteriorPredictive
+from pfn.inference.inputs import real_tensor
+from pfn.inference.memory import CHUNK_ELEMENTS, STORED_ELEMENTS, memory_guard
+from pfn.inference.predictive import ClassPredictive, DecodedLogits, PosteriorPredictive
 from pfn.model.bar_distribution import BarDistribution
 from pfn.model.categorical import Categorical
 from pfn.model.normalization import ContextStatistics, Normalization
 from pfn.model.transformer import KVCache, PFNTransformer
 
-#: elements (per tensor) a query chunk may allocate: about 256 MB in float32
-CHUNK_ELEMENTS = 2**26
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
 
 def _as_tensor(value: Any, name: str) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        t = value.detach()
-        if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.int16, torch.uint8)):
-            raise ValueError(f"{name} must be numeric, got a tensor of {t.dtype}")
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(value, dtype=np.float64))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{name} must be numeric array-like, got {type(value).__name__}") from err
-    t = t.float()
+    """A finite float64 CPU tensor: inputs are standardised in float64 and only then cast for the network."""
+    t = real_tensor(value, name)
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} contains NaN or inf; remove or impute those values first")
     return t
-
-
-def _is_out_of_memory(err: BaseException) -> bool:
-    text = str(err).lower()
-    return isinstance(err, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate" in text
 
 
 class Predictor:
@@ -69,6 +56,26 @@ class Predictor:
         norm = config.get("normalization", {})
         self.normalization = Normalization(x=norm.get("x", "none"), y=norm.get("y", "none"))
         self.chunk_size = chunk_size
+
+    @property
+    def chunk_size(self) -> int | None:
+        """Queries per decoded chunk; None chooses it from the problem size to bound memory."""
+        return self._chunk_size
+
+    @chunk_size.setter
+    def chunk_size(self, value: int | None) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+            raise ValueError(f"chunk_size must be a positive integer (queries per chunk) or None, got {value!r}")
+        self._chunk_size = None if value is None else int(value)
+
+    @property
+    def _net_dtype(self) -> torch.dtype:
+        """The dtype the network's inputs are cast to (its weights'; bfloat16 runs under autocast)."""
+        return self.net.x_encoder.weight.dtype
+
+    @property
+    def _logits_dtype(self) -> torch.dtype:
+        return torch.float64 if self.dtype == torch.float64 else torch.float32
 
     # -- what the model accepts ----------------------------------------------------------------
     @property
@@ -107,8 +114,9 @@ class Predictor:
             )
 
     # -- conditioning and prediction ----------------------------------------------------------
-    def _context(self, x_train, y_train) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    def _context(self, x_train: Any, y_train: Any) -> tuple[torch.Tensor, torch.Tensor, bool]:
         xt, yt = _as_tensor(x_train, "x_train"), _as_tensor(y_train, "y_train")
+        given_shape = tuple(xt.shape)
         batched = xt.ndim == 3
         if not batched:  # one dataset: x (n,) or (n, d), y (n,)
             if xt.ndim == 1 and self.min_features == 1:
@@ -119,7 +127,7 @@ class Predictor:
         if xt.ndim != 3 or not d_min <= xt.shape[-1] <= d:
             raise ValueError(
                 f"x_train must have shape (n, d){' or (n,)' if d_min == 1 else ''} or (b, n, d) with d = {allowed} "
-                f"features for this model, got {tuple(_as_tensor(x_train, 'x_train').shape)}"
+                f"features for this model, got {given_shape}"
             )
         if yt.shape != xt.shape[:2]:
             raise ValueError(
@@ -138,7 +146,7 @@ class Predictor:
         return xt, yt, batched
 
     @torch.inference_mode()
-    def condition(self, x_train, y_train) -> ConditionedPredictor:
+    def condition(self, x_train: Any, y_train: Any) -> ConditionedPredictor:
         """Encode the observed data once; the result answers any number of query batches.
 
         Args:
@@ -147,22 +155,19 @@ class Predictor:
         """
         numpy = not isinstance(x_train, torch.Tensor)
         xt, yt, batched = self._context(x_train, y_train)
-        stats = self.normalization.fit(xt, yt)
-        x_ctx = _pad(stats.x(xt), self.num_features).to(self.device, self.net.x_encoder.weight.dtype)
-        y_ctx = stats.y(yt).to(self.device, self.net.x_encoder.weight.dtype)
-        try:
+        b, n = xt.shape[:2]
+        with memory_guard(
+            f"encoding {b} dataset(s) of {n} context points on {self.device}",
+            "pass fewer datasets per call or fewer context points",
+        ):
+            stats = self.normalization.fit(xt, yt, scale_invariant=True)  # in float64, then cast
+            x_ctx = _pad(stats.x(xt), self.num_features).to(self.device, self._net_dtype)
+            y_ctx = stats.y(yt).to(self.device, self._net_dtype)
             with self._autocast():
                 cache = self.net.encode_context(x_ctx, y_ctx)
-        except RuntimeError as err:
-            if _is_out_of_memory(err):
-                raise MemoryError(
-                    f"out of memory encoding {x_ctx.shape[0]} dataset(s) of {x_ctx.shape[1]} context points on "
-                    f"{self.device}: pass fewer datasets per call or fewer context points"
-                ) from err
-            raise
         return ConditionedPredictor(self, cache, stats, xt.shape[-1], batched, numpy)
 
-    def predict(self, x_train, y_train, x_test) -> PosteriorPredictive | ClassPredictive:
+    def predict(self, x_train: Any, y_train: Any, x_test: Any) -> PosteriorPredictive | ClassPredictive:
         """Posterior predictive at ``x_test`` given the observed ``(x_train, y_train)``, in one pass.
 
         Args:
@@ -176,7 +181,7 @@ class Predictor:
         """
         return self.condition(x_train, y_train).predict(x_test)
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype == torch.bfloat16:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -192,13 +197,16 @@ class ConditionedPredictor:
     Made by :meth:`Predictor.condition`; ``predict(x_test)`` costs only the queries' share.
     """
 
-    def __init__(self, predictor, cache: KVCache, stats: ContextStatistics, d: int, batched: bool, numpy: bool):
+    def __init__(
+        self, predictor: Predictor, cache: KVCache, stats: ContextStatistics, d: int, batched: bool, numpy: bool
+    ):
         self.predictor, self.cache, self.stats = predictor, cache, stats
         self.num_features, self.batched, self._numpy = d, batched, numpy
         self.num_datasets = cache[0][0].shape[0]
 
-    def _queries(self, x_test) -> torch.Tensor:
+    def _queries(self, x_test: Any) -> torch.Tensor:
         xq = _as_tensor(x_test, "x_test")
+        given_shape = tuple(xq.shape)
         if not self.batched:
             if xq.ndim == 1 and self.num_features == 1:
                 xq = xq.unsqueeze(-1)
@@ -208,7 +216,7 @@ class ConditionedPredictor:
             expected = f"({self.num_datasets}, m, {d})" if self.batched else f"(m, {d})"
             raise ValueError(
                 f"x_test must have shape {expected}: the same number of features ({self.num_features}) and "
-                f"datasets as x_train, got shape {tuple(_as_tensor(x_test, 'x_test').shape)}"
+                f"datasets as x_train, got shape {given_shape}"
             )
         self.predictor._check_x_range(xq, "x_test")
         return xq
@@ -219,34 +227,51 @@ class ConditionedPredictor:
             return p.chunk_size
         n_ctx = self.cache[0][0].shape[2]
         heads = self.cache[0][0].shape[1]
-        per_query = self.num_datasets * max(heads * n_ctx, p.net.blocks[0].mlp[0].out_features, p.net.num_bins)
+        per_query = max(1, self.num_datasets) * max(heads * n_ctx, p.net.blocks[0].mlp[0].out_features, p.net.num_bins)
         return max(1, min(m, CHUNK_ELEMENTS // per_query))
 
-    @torch.inference_mode()
-    def predict(self, x_test) -> PosteriorPredictive | ClassPredictive:
-        """Posterior predictive at ``x_test``: (m,) or (m, d), or (b, m, d) for a batch."""
+    def _decode(self, xq: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """Logits (b, stop - start, K) of queries start:stop (normalised, on the device)."""
         p = self.predictor
-        xq = _pad(self.stats.x(self._queries(x_test)), p.num_features)
-        xq = xq.to(p.device, p.net.x_encoder.weight.dtype)
-        step = self._chunk_size(xq.shape[1])
-        try:
-            with p._autocast():
-                parts = [p.net.decode(self.cache, xq[:, i : i + step]).float() for i in range(0, xq.shape[1], step)]
-        except RuntimeError as err:
-            if _is_out_of_memory(err):
-                raise MemoryError(
-                    f"out of memory predicting {xq.shape[1]} queries for {xq.shape[0]} dataset(s) on {p.device}: "
-                    f"set a smaller predictor.chunk_size (now {step}) or pass fewer datasets per call"
-                ) from err
-            raise
-        logits = torch.cat(parts, dim=1) if parts else xq.new_zeros(xq.shape[0], 0, p.net.num_bins)
-        loc = self.stats.y_loc.to(p.device, torch.float32)
-        scale = self.stats.y_scale.to(p.device, torch.float32)
+        with torch.inference_mode(), p._autocast():
+            return p.net.decode(self.cache, xq[:, start:stop]).to(p._logits_dtype)
+
+    @torch.inference_mode()
+    def predict(self, x_test: Any) -> PosteriorPredictive | ClassPredictive:
+        """Posterior predictive at ``x_test``: (m,) or (m, d), or (b, m, d) for a batch.
+
+        Up to about ``STORED_ELEMENTS`` logits (16k queries of a 1000-bin model) are computed here and
+        kept; for more queries, each statistic decodes the queries again, chunk by chunk, so memory
+        stays bounded however many queries are asked for.
+        """
+        p = self.predictor
+        xq = self._queries(x_test)
+        b, m = xq.shape[:2]
+        step = self._chunk_size(m)
+        with memory_guard(
+            f"predicting {m} queries for {b} dataset(s) on {p.device}",
+            f"set a smaller predictor.chunk_size (now {step}) or pass fewer datasets per call",
+        ):
+            xq = _pad(self.stats.x(xq), p.num_features).to(p.device, p._net_dtype)
+            shape = (b, m, p.net.num_bins)
+            source = DecodedLogits(lambda i, j: self._decode(xq, i, j), shape, p._logits_dtype, p.device, step)
+            small = p.is_classifier or b * m * p.net.num_bins <= STORED_ELEMENTS
+            logits: torch.Tensor | DecodedLogits = source.full() if small else source
+        loc, scale = self.stats.y_loc, self.stats.y_scale  # float64, (b, 1)
         if not self.batched:
-            logits, loc, scale = logits[0], loc[0], scale[0]
-        if p.is_classifier:
+            logits = logits[0] if isinstance(logits, torch.Tensor) else _first_dataset(logits)
+            loc, scale = loc[0], scale[0]
+        if isinstance(p.output, Categorical):
+            assert isinstance(logits, torch.Tensor)  # class logits are few: always stored
             return ClassPredictive(logits, self._numpy)
         return PosteriorPredictive(logits, p.output, loc, scale, self._numpy)
+
+
+def _first_dataset(source: DecodedLogits) -> DecodedLogits:
+    """The logits of a one-dataset batch without the batch axis."""
+    return DecodedLogits(
+        lambda i, j: source.decode(i, j)[0], source.shape[1:], source.dtype, source.device, source.step
+    )
 
 
 def _pad(x: torch.Tensor, d: int) -> torch.Tensor:

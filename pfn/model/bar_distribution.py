@@ -14,7 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pfn.model.tails import TAILS
+from pfn.model.tails import TAILS, HalfNormalTail, ParetoTail
+
+Tail = HalfNormalTail | ParetoTail
 
 
 class BarDistribution(nn.Module):
@@ -63,9 +65,15 @@ class BarDistribution(nn.Module):
     def widths(self) -> torch.Tensor:
         return self.borders.diff()
 
-    def _tails(self, dtype: torch.dtype | None = None):
+    def _geometry(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Borders and widths in ``dtype``, the widths differenced in that dtype (in float32 they are
+        exactly ``widths``; in float64 each bin's width is exactly its borders' difference)."""
+        b = self.borders.to(dtype)
+        return b, b.diff()
+
+    def _tails(self, dtype: torch.dtype | None = None) -> tuple[Tail, Tail]:
         """The left and right tail distributions (of the distance past b[1] and b[-2])."""
-        w = self.widths if dtype is None else self.widths.to(dtype)
+        w = self.widths if dtype is None else self._geometry(dtype)[1]
         return TAILS[self.tails](w[0]), TAILS[self.tails](w[-1])
 
     def bin_index(self, y: torch.Tensor) -> torch.Tensor:
@@ -76,13 +84,13 @@ class BarDistribution(nn.Module):
     # -- density ---------------------------------------------------------------------------
     def log_prob(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Log density of targets ``y`` (...,) under the distributions ``logits`` (..., K)."""
-        b = self.borders
+        b, w = self._geometry(logits.dtype)
         y = y.to(logits.dtype)
         log_p = torch.log_softmax(logits, dim=-1)
         idx = self.bin_index(y)
         log_mass = log_p.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
-        log_density = log_mass - self.widths.log()[idx]  # uniform inside a bin
-        left_tail, right_tail = self._tails()
+        log_density = log_mass - w.log()[idx]  # uniform inside a bin
+        left_tail, right_tail = self._tails(logits.dtype)
         left, right = y < b[1], y >= b[-2]
         tail = torch.where(
             left, left_tail.log_density((b[1] - y).clamp_min(0)), right_tail.log_density((y - b[-2]).clamp_min(0))
@@ -94,23 +102,24 @@ class BarDistribution(nn.Module):
         return -self.log_prob(logits, y)
 
     def cdf(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """P(Y <= y)."""
-        b = self.borders
+        """P(Y <= y); y may be -inf (0) or +inf (1)."""
+        b, w = self._geometry(logits.dtype)
         y = y.to(logits.dtype)
         p = torch.softmax(logits, dim=-1)
         cum = torch.cumsum(p, dim=-1) - p  # mass strictly below each bin
         idx = self.bin_index(y)
         below = cum.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
         mass = p.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
-        frac = ((y - b[idx]) / self.widths[idx]).clamp(0, 1)
-        left_tail, right_tail = self._tails()
+        frac = ((y - b[idx]) / w[idx]).clamp(0, 1)
+        left_tail, right_tail = self._tails(logits.dtype)
         out = below + mass * frac
         out = torch.where(y < b[1], mass * (1 - left_tail.cdf((b[1] - y).clamp_min(0))), out)
-        return torch.where(y >= b[-2], below + mass * right_tail.cdf((y - b[-2]).clamp_min(0)), out)
+        out = torch.where(y >= b[-2], below + mass * right_tail.cdf((y - b[-2]).clamp_min(0)), out)
+        return torch.where(y == torch.inf, 1.0, out).clamp(0, 1)  # the cumulative sum may round past 1
 
     def icdf(self, logits: torch.Tensor, q: torch.Tensor | float) -> torch.Tensor:
         """Quantile function: the y with cdf(y) = q, for q in (0, 1)."""
-        b = self.borders
+        b, w = self._geometry(logits.dtype)
         p = torch.softmax(logits, dim=-1)
         q = torch.as_tensor(q, dtype=p.dtype, device=p.device).expand(p.shape[:-1])
         cum = torch.cumsum(p, dim=-1)
@@ -118,8 +127,8 @@ class BarDistribution(nn.Module):
         mass = p.gather(-1, idx.unsqueeze(-1)).squeeze(-1).clamp_min(1e-30)
         below = cum.gather(-1, idx.unsqueeze(-1)).squeeze(-1) - mass
         frac = ((q - below) / mass).clamp(0, 1)
-        inside = b[idx] + frac * self.widths[idx]
-        left_tail, right_tail = self._tails()
+        inside = b[idx] + frac * w[idx]
+        left_tail, right_tail = self._tails(logits.dtype)
         # the left tail's cdf runs outward from b[1]: q / mass = 1 - F(t), so t = F^{-1}(1 - frac)
         eps = torch.finfo(p.dtype).eps
         out = torch.where(idx == 0, b[1] - left_tail.icdf((1 - frac).clamp(0, 1 - eps)), inside)
@@ -127,8 +136,19 @@ class BarDistribution(nn.Module):
 
     # -- moments ---------------------------------------------------------------------------
     def _bin_moments(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """First and second moments of y within each bin, (K,) each."""
-        b, w = self.borders.to(dtype), self.widths.to(dtype)
+        """First and second moments of y within each bin, (K,) each; remembered per dtype and device
+        (they cost more than the mean of a few queries), recomputed when the borders change."""
+        key = (dtype, self.borders.device, self.borders.data_ptr(), self.borders._version, self.tails)
+        cache = self.__dict__.setdefault("_moments_cache", {})
+        if key not in cache:
+            if len(cache) >= 8:  # stale entries (borders changed, or moved between devices)
+                cache.clear()
+            with torch.inference_mode(False), torch.no_grad():  # plain tensors, usable anywhere
+                cache[key] = self._compute_bin_moments(dtype)
+        return cache[key]
+
+    def _compute_bin_moments(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        b, w = self._geometry(dtype)
         centers = (b[:-1] + b[1:]) / 2
         m1, m2 = centers.clone(), centers**2 + w**2 / 12
         left_tail, right_tail = self._tails(dtype)
@@ -142,16 +162,21 @@ class BarDistribution(nn.Module):
         return torch.softmax(logits, dim=-1) @ m1
 
     def variance(self, logits: torch.Tensor) -> torch.Tensor:
+        return self.moments(logits)[1]
+
+    def moments(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and variance together (one softmax)."""
         m1, m2 = self._bin_moments(logits.dtype)
         p = torch.softmax(logits, dim=-1)
-        return (p @ m2 - (p @ m1) ** 2).clamp_min(0)
+        mean = p @ m1
+        return mean, (p @ m2 - mean**2).clamp_min(0)
 
     # -- decision-making summaries ------------------------------------------------------------
     def mode(self, logits: torch.Tensor) -> torch.Tensor:
-        """Location of the highest density: a bin's centre, or the inner border of a tail."""
-        b = self.borders
+        """Location of the highest density: a bin's centre, or the inner border of a tail (the first, on ties)."""
+        b, w = self._geometry(logits.dtype)
         log_p = torch.log_softmax(logits, dim=-1)
-        log_density = log_p - self.widths.log().to(logits.dtype)
+        log_density = log_p - w.log()
         left_tail, right_tail = self._tails(logits.dtype)
         zero = torch.zeros((), dtype=logits.dtype, device=logits.device)
         # both tail densities peak at their inner border (t = 0)
@@ -159,14 +184,17 @@ class BarDistribution(nn.Module):
         log_density[..., -1] = log_p[..., -1] + right_tail.log_density(zero)
         locations = (b[:-1] + b[1:]) / 2
         locations = torch.cat([b[1:2], locations[1:-1], b[-2:-1]])
-        return locations.to(logits.dtype)[log_density.argmax(-1)]
+        # the first of the highest: densities equal up to rounding (bins of equal density) count as tied
+        top = log_density.amax(-1, keepdim=True)
+        tolerance = 16 * torch.finfo(torch.float32).eps * top.abs().clamp_min(1)  # logits come from float32
+        return locations.to(logits.dtype)[(log_density >= top - tolerance).int().argmax(-1)]
 
     def entropy(self, logits: torch.Tensor) -> torch.Tensor:
         """Differential entropy: a part of mass p with density p f contributes -p log p + p H(f);
         uniform bins have H = log w."""
         log_p = torch.log_softmax(logits, dim=-1)
         p = log_p.exp()
-        inner = -(p * (log_p - self.widths.log().to(p.dtype)))
+        inner = -(p * (log_p - self._geometry(p.dtype)[1].log()))
         left_tail, right_tail = self._tails(p.dtype)
         inner[..., 0] = -p[..., 0] * log_p[..., 0] + p[..., 0] * left_tail.entropy()
         inner[..., -1] = -p[..., -1] * log_p[..., -1] + p[..., -1] * right_tail.entropy()
@@ -174,11 +202,11 @@ class BarDistribution(nn.Module):
 
     def sample(self, logits: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws per distribution, shape (n, ...): a bin by its mass, then a point within it."""
-        b = self.borders.double()
+        b, w = self._geometry(torch.float64)
         p = torch.softmax(logits.double(), dim=-1).reshape(-1, self.num_bins)
         idx = torch.multinomial(p, n, replacement=True, generator=generator).T  # (n, M)
         u = torch.rand(idx.shape, generator=generator, device=p.device, dtype=torch.float64)
-        inside = b[idx] + u * self.widths.double()[idx]
+        inside = b[idx] + u * w[idx]
         left_tail, right_tail = self._tails(torch.float64)
         u = u.clamp(max=1 - 1e-16)
         out = torch.where(idx == 0, b[1] - left_tail.icdf(u), inside)
@@ -186,13 +214,16 @@ class BarDistribution(nn.Module):
         return out.to(logits.dtype).reshape(n, *logits.shape[:-1])
 
     def expected_excess(self, logits: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
-        """E[max(Y - c, 0)], exactly: per bin, the integral of (y - c) times the density above c."""
-        b, w = self.borders.to(logits.dtype), self.widths.to(logits.dtype)
+        """E[max(Y - c, 0)], exactly: per bin, the integral of (y - c) times the density above c.
+
+        Only the part above c is integrated, in factored form, so c far below or above the
+        distribution (|c| up to about 1e300 in float64) neither cancels nor overflows."""
+        b, w = self._geometry(logits.dtype)
         p = torch.softmax(logits, dim=-1)
         c = torch.as_tensor(c, dtype=p.dtype, device=p.device).expand(p.shape[:-1]).unsqueeze(-1)  # (..., 1)
         lo, hi = b[:-1], b[1:]
-        start = torch.maximum(lo, c)
-        uniform = torch.where(hi > c, p / w * ((hi - c) ** 2 - (start - c) ** 2) / 2, torch.zeros_like(p))
+        start = torch.minimum(torch.maximum(lo, c), hi)  # the part [start, hi] of each bin lies above c
+        uniform = p / w * (hi - start) * ((hi + start) / 2 - c)
         left_tail, right_tail = self._tails(p.dtype)
         c = c.squeeze(-1)
         # right tail, Y = b[-2] + T: E[(T - a)+] with a = c - b[-2]; for a < 0 that is E[T] - a
@@ -201,4 +232,22 @@ class BarDistribution(nn.Module):
         # left tail, Y = b[1] - T: E[(k - T)+] with k = b[1] - c, which is k - E[T] + E[(T - k)+] for k > 0
         k = b[1] - c
         left = torch.where(k > 0, k - left_tail.mean() + left_tail.excess(k.clamp_min(0)), torch.zeros_like(k))
+        return uniform[..., 1:-1].sum(-1) + p[..., 0] * left + p[..., -1] * right
+
+    def expected_shortfall(self, logits: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
+        """E[max(c - Y, 0)], exactly: the mirror image of :meth:`expected_excess`, integrating below c only."""
+        b, w = self._geometry(logits.dtype)
+        p = torch.softmax(logits, dim=-1)
+        c = torch.as_tensor(c, dtype=p.dtype, device=p.device).expand(p.shape[:-1]).unsqueeze(-1)  # (..., 1)
+        lo, hi = b[:-1], b[1:]
+        end = torch.maximum(torch.minimum(hi, c), lo)  # the part [lo, end] of each bin lies below c
+        uniform = p / w * (end - lo) * (c - (lo + end) / 2)
+        left_tail, right_tail = self._tails(p.dtype)
+        c = c.squeeze(-1)
+        # left tail, Y = b[1] - T: E[(T - a)+] with a = b[1] - c; for a < 0 that is E[T] - a
+        a = b[1] - c
+        left = torch.where(a > 0, left_tail.excess(a.clamp_min(0)), left_tail.mean() - a)
+        # right tail, Y = b[-2] + T: E[(k - T)+] with k = c - b[-2], which is k - E[T] + E[(T - k)+] for k > 0
+        k = c - b[-2]
+        right = torch.where(k > 0, k - right_tail.mean() + right_tail.excess(k.clamp_min(0)), torch.zeros_like(k))
         return uniform[..., 1:-1].sum(-1) + p[..., 0] * left + p[..., -1] * right

@@ -21,20 +21,50 @@ import torch
 MODES = ("none", "standardize")
 
 
-def context_location_scale(v: torch.Tensor, min_scale: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+def context_location_scale(
+    v: torch.Tensor, min_scale: float = 1e-6, *, scale_invariant: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation over the context axis (dim 1) of v (B, n, ...), keeping that axis.
 
     n = 0 gives (0, 1); n = 1 gives (v, 1); a constant feature gets scale 1.
+
+    "Constant" means, by default (training), a spread of at most ``min_scale`` in absolute terms.
+    With ``scale_invariant`` (inference, on float64 inputs) it means a spread within rounding of
+    the values themselves (at most 64 machine epsilons of the largest |v|, or below the smallest
+    normal number), and the mean and spread are computed on v rescaled by a power of two, so
+    neither overflows nor underflows: standardising is then equivariant at any scale the dtype
+    can represent, from y in units of 1e-300 to units of 1e300.
     """
     n = v.shape[1]
     if n == 0:
         shape = (v.shape[0], 1, *v.shape[2:])
         return v.new_zeros(shape), v.new_ones(shape)
+    if scale_invariant:
+        return _scale_invariant_location_scale(v)
     loc = v.mean(1, keepdim=True)
     if n == 1:
         return loc, torch.ones_like(loc)
     scale = v.std(1, keepdim=True, correction=0)
     return loc, torch.where(scale > min_scale, scale, torch.ones_like(scale))
+
+
+def _scale_invariant_location_scale(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`context_location_scale` with a relative criterion for "constant" (n >= 1)."""
+    finfo = torch.finfo(v.dtype)
+    if v.shape[0] == 0:  # no datasets: nothing to estimate
+        shape = (0, 1, *v.shape[2:])
+        return v.new_zeros(shape), v.new_ones(shape)
+    largest = v.abs().amax(1, keepdim=True)
+    _, exponent = torch.frexp(largest)
+    unit = torch.ldexp(torch.ones_like(largest), exponent - 1)  # a power of two: |v| / unit < 2, exactly
+    u = v / unit
+    loc = u.mean(1, keepdim=True) * unit
+    if v.shape[1] == 1:
+        return loc, torch.ones_like(loc)
+    spread = u.std(1, keepdim=True, correction=0)
+    scale = spread * unit
+    constant = (spread <= 64 * finfo.eps) | (scale < finfo.tiny)
+    return loc, torch.where(constant, torch.ones_like(scale), scale)
 
 
 def compress_outliers(v: torch.Tensor, knee: float = 4.0) -> torch.Tensor:
@@ -71,13 +101,17 @@ class Normalization:
             if getattr(self, name) not in MODES:
                 raise ValueError(f"normalization {name} must be one of {MODES}, got {getattr(self, name)!r}")
 
-    def fit(self, x_ctx: torch.Tensor, y_ctx: torch.Tensor) -> ContextStatistics:
-        """Shifts and scales from the context x (B, n, d) and y (B, n)."""
+    def fit(self, x_ctx: torch.Tensor, y_ctx: torch.Tensor, *, scale_invariant: bool = False) -> ContextStatistics:
+        """Shifts and scales from the context x (B, n, d) and y (B, n).
+
+        ``scale_invariant`` (for inference, on float64 inputs) calls a spread "none" only relative to
+        the values' size; see :func:`context_location_scale`. Training keeps the absolute threshold.
+        """
         x_loc = x_scale = None
         if self.x == "standardize":
-            x_loc, x_scale = context_location_scale(x_ctx)
+            x_loc, x_scale = context_location_scale(x_ctx, scale_invariant=scale_invariant)
         if self.y == "standardize":
-            y_loc, y_scale = context_location_scale(y_ctx)
+            y_loc, y_scale = context_location_scale(y_ctx, scale_invariant=scale_invariant)
         else:
             y_loc, y_scale = y_ctx.new_zeros(y_ctx.shape[0], 1), y_ctx.new_ones(y_ctx.shape[0], 1)
         return ContextStatistics(x_loc, x_scale, y_loc, y_scale)

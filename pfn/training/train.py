@@ -5,8 +5,9 @@ prior -> data module -> model -> Lightning fit -> exported inference checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import platform
-import shutil
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from pfn.checkpoint import save_checkpoint
@@ -22,24 +24,26 @@ from pfn.data.datamodule import PriorDataModule
 from pfn.model.bar_distribution import BarDistribution
 from pfn.model.categorical import Categorical
 from pfn.model.normalization import Normalization
+from pfn.training.run_dir import RunLock, RunRefused, owns_run, resolve_ckpt_path
+
+#: exit status of `pfn train` stopped by SIGTERM (128 + 15, as a shell reports a process SIGTERM ended):
+#: non-zero, so a scheduler sees the job did not finish and can requeue it
+EXIT_SIGTERM = 143
+#: exit status of `pfn train` refused before training (directory in use or holding an earlier run, bad ckpt_path)
+EXIT_REFUSED = 2
 
 
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path, overwrite: bool) -> str | None:
-    """``"last"`` means this run's last checkpoint; a fresh run refuses to mix with an old one."""
-    ckpt_dir = output_dir / "checkpoints"
-    if ckpt_path == "last":
-        last = ckpt_dir / "last.ckpt"
-        if not last.is_file():
-            raise FileNotFoundError(f"ckpt_path=last but there is no checkpoint to resume at {last}")
-        return str(last)
-    if ckpt_path is None and ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
-        if not overwrite:
-            raise FileExistsError(
-                f"{output_dir} already holds checkpoints of an earlier run: resume it with ckpt_path=last, "
-                "start elsewhere with name=<new name>, or pass overwrite=true to replace it"
-            )
-        shutil.rmtree(ckpt_dir)
-    return ckpt_path
+class TrainingInterrupted(Exception):
+    """Training was stopped by SIGTERM before ``trainer.max_steps``; no model was exported.
+
+    Attributes:
+        step: the optimizer steps done.
+        checkpoint: the ``last.ckpt`` to resume from (None when the run saves no checkpoints).
+    """
+
+    def __init__(self, message: str, step: int, checkpoint: Path | None):
+        super().__init__(message)
+        self.step, self.checkpoint = step, checkpoint
 
 
 def build_output(
@@ -73,10 +77,46 @@ def _experiment_choice() -> str | None:
     return HydraConfig.get().runtime.choices.get("experiment") if HydraConfig.initialized() else None
 
 
+def _resume_command() -> str:
+    """The command that resumes this run: its overrides with ``ckpt_path=last`` (and no ``overwrite``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return "pfn train <the same overrides> ckpt_path=last"
+    overrides = HydraConfig.get().overrides
+    given = [o for o in overrides.hydra if not o.startswith("hydra.mode=")] + list(overrides.task)
+    kept = [shlex.quote(o) for o in given if not o.lstrip("+~").startswith(("ckpt_path=", "overwrite="))]
+    return " ".join(["pfn", "train", *kept, "ckpt_path=last"])
+
+
+def _interrupted(trainer: L.Trainer, output_dir: Path) -> TrainingInterrupted:
+    last = output_dir / "checkpoints" / "last.ckpt"
+    step = trainer.global_step
+    if last.is_file():
+        saved = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("global_step")
+        how = f"{last} holds step {saved}; resume with: {_resume_command()}"
+        return TrainingInterrupted(f"training stopped by SIGTERM at step {step}, no model exported; {how}", step, last)
+    how = "no checkpoint was saved (the checkpoint callbacks are off), so the run cannot be resumed"
+    return TrainingInterrupted(f"training stopped by SIGTERM at step {step}, no model exported; {how}", step, None)
+
+
 def train(cfg: DictConfig) -> Path:
-    """Train as configured by ``cfg`` and export the inference checkpoint; returns its path."""
+    """Train as configured by ``cfg`` and export the inference checkpoint; returns its path.
+
+    The process that owns the run (rank 0) holds the run directory's lock throughout (:class:`RunLock`).
+    Raises :class:`TrainingInterrupted` when SIGTERM stops training (after ``last.ckpt`` is saved), and a
+    :class:`~pfn.training.run_dir.RunRefused` before training when another run holds the directory
+    (``RunInUseError``), it holds an earlier run and not ``overwrite`` (``EarlierRunError``, a
+    ``FileExistsError``), or ``ckpt_path`` names no checkpoint (``MissingCheckpointError``, ``NotACheckpointError``).
+    """
     output_dir = Path(cfg.paths.output_dir)
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir, cfg.get("overwrite", False))
+    owner = owns_run()
+    with RunLock(output_dir) if owner else contextlib.nullcontext():
+        return _train(cfg, output_dir, owner)
+
+
+def _train(cfg: DictConfig, output_dir: Path, owner: bool) -> Path:
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir, cfg.get("overwrite", False), owner)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_num_threads(cfg.get("num_threads") or torch.get_num_threads())
 
@@ -91,7 +131,10 @@ def train(cfg: DictConfig) -> Path:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException as stop:  # a SystemExit with status 0: turn it into a run that did not finish
+        raise _interrupted(trainer, output_dir) from stop
     seconds = time.perf_counter() - start
 
     path = output_dir / "model.safetensors"
@@ -115,12 +158,12 @@ def train(cfg: DictConfig) -> Path:
                 "compile": bool(module.hparams.compile),
                 "sample_on_device": datamodule.sample_on_device,
                 "seed": cfg.seed,
-                "experiment": _experiment_choice(),
                 "wall_seconds_last_fit": round(seconds, 1),
                 "command": " ".join(["pfn", "train", *sys.argv[1:]]),
                 "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
                 + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
                 "torch": torch.__version__,
+                **({"experiment": experiment} if (experiment := _experiment_choice()) else {}),
             },
         )
         print(f"Exported inference checkpoint: {path}")
@@ -129,4 +172,12 @@ def train(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
 def main(cfg: DictConfig) -> None:
-    train(cfg)
+    """`pfn train`: a run refused before training exits with status 2, one stopped by SIGTERM with 143."""
+    try:
+        train(cfg)
+    except RunRefused as err:
+        print(f"pfn train: error: {err}", file=sys.stderr)
+        sys.exit(EXIT_REFUSED)
+    except TrainingInterrupted as err:
+        print(f"pfn train: {err}", file=sys.stderr)
+        sys.exit(EXIT_SIGTERM)

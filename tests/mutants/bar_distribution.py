@@ -1,5 +1,7 @@
 """Mutants of the bar distribution (see scripts/mutation_check.py)."""
 
+BAR = "pfn/model/bar_distribution.py"
+
 MUTANTS = [
     dict(
         name="pareto_tail_scale",
@@ -7,5 +9,33 @@ MUTANTS = [
         old="self.s = width / (2 ** (1 / self.shape) - 1)",
         new="self.s = 1.2 * width / (2 ** (1 / self.shape) - 1)",
         tests=["tests/test_bar_distribution.py"],
+    ),
+    dict(
+        name="half_normal_tail_scale",
+        file="pfn/model/tails.py",
+        old="self.s = width / _HALF_NORMAL_MEDIAN",
+        new="self.s = 1.2 * width / _HALF_NORMAL_MEDIAN",
+        tests=["tests/test_bar_distribution.py"],
+    ),
+    dict(
+        name="excess_unfactored",  # (hi - c)^2 - (start - c)^2: cancels, and overflows for |c| ~ 1e160
+        file=BAR,
+        old="uniform = p / w * (hi - start) * ((hi + start) / 2 - c)",
+        new="uniform = p / w * ((hi - c) ** 2 - (start - c) ** 2) / 2",
+        tests=["tests/test_bar_distribution.py::test_improvements_far_from_the_distribution_do_not_cancel"],
+    ),
+    dict(
+        name="shortfall_unfactored",
+        file=BAR,
+        old="uniform = p / w * (end - lo) * (c - (lo + end) / 2)",
+        new="uniform = p / w * ((c - lo) ** 2 - (c - end) ** 2) / 2",
+        tests=["tests/test_bar_distribution.py::test_improvements_far_from_the_distribution_do_not_cancel"],
+    ),
+    dict(
+        name="cdf_at_infinity",  # the cumulative sum's rounding left in: cdf(+inf) = 1 - 1e-16
+        file=BAR,
+        old="return torch.where(y == torch.inf, 1.0, out).clamp(0, 1)",
+        new="return out",
+        tests=["tests/test_predictive.py::test_edge_statistics"],
     ),
 ]

@@ -1,0 +1,159 @@
+"""Mutants of the learning-curve API and the Optuna pruner (see scripts/mutation_check.py)."""
+
+CURVES = ["tests/test_curves.py"]
+PRUNER = ["tests/test_pruner.py"]
+PROPERTIES = ["tests/test_curves_properties.py"]
+
+MUTANTS = [
+    # -- the value map ------------------------------------------------------------------------------
+    dict(
+        name="open_upper_bound_is_the_last_value",
+        file="pfn/curves.py",
+        old="hi = float(values.max()) if bounds[1] is None else bounds[1]",
+        new="hi = float(values[-1]) if bounds[1] is None else bounds[1]",
+        tests=CURVES,
+    ),
+    dict(
+        name="open_upper_bound_widened",
+        file="pfn/curves.py",
+        old="hi = float(values.max()) if bounds[1] is None else bounds[1]",
+        new="hi = 1.1 * float(values.max()) if bounds[1] is None else bounds[1]",
+        tests=CURVES,
+    ),
+    dict(
+        name="infinite_upper_bound_kept_closed",
+        file="pfn/curves.py",
+        old="upper = None if upper == np.inf else upper",
+        new="upper = upper",
+        tests=CURVES,
+    ),
+    dict(
+        name="closed_bounds_not_censored",
+        file="pfn/curves.py",
+        old="return self._v(np.clip(u, *self._u_range))",
+        new="return self._v(u)",
+        tests=CURVES,
+    ),
+    dict(
+        name="censored_mean_drops_the_upper_term",
+        file="pfn/curves.py",
+        old="mean = mean - np.asarray(self._u.expected_improvement(b), dtype=np.float64)",
+        new="mean = mean - 0 * np.asarray(self._u.expected_improvement(b), dtype=np.float64)",
+        tests=CURVES,
+    ),
+    # -- the budget map -----------------------------------------------------------------------------
+    dict(
+        name="log_budget_ignored",
+        file="pfn/curves.py",
+        old='elif self.scale == "log":',
+        new="elif False:",
+        tests=CURVES,
+    ),
+    dict(
+        name="map_shifted_one_grid_step_down",
+        file="pfn/curves.py",
+        old="return (1 + frac * (self.grid - 1)) / self.grid",
+        new="return (frac * (self.grid - 1)) / self.grid",
+        tests=CURVES,
+    ),
+    dict(
+        name="map_shifted_one_grid_step_up",
+        file="pfn/curves.py",
+        old="return (1 + frac * (self.grid - 1)) / self.grid",
+        new="return (2 + frac * (self.grid - 1)) / self.grid",
+        tests=CURVES,
+    ),
+    dict(
+        name="future_epochs_unchecked",
+        file="pfn/curves.py",
+        old="bad = f[(f < lo - tol) | (f > hi + tol)]",
+        new="bad = f[(f > hi + tol)]",
+        tests=CURVES,
+    ),
+    dict(
+        name="max_points_ignores_the_training_context",
+        file="pfn/curves.py",
+        old="return min(limit, int(context)) if context is not None else limit",
+        new="return limit",
+        tests=CURVES,
+    ),
+    dict(
+        name="thin_takes_the_later_neighbour",
+        file="pfn/curves.py",
+        old="i -= 1  # the nearer neighbour",
+        new="pass",
+        tests=CURVES,
+    ),
+    # -- early stopping -----------------------------------------------------------------------------
+    dict(
+        name="should_stop_never_stops",
+        file="pfn/curves.py",
+        old="stop = np.asarray(p) < limit",
+        new="stop = np.asarray(p) < 0 * limit",
+        tests=CURVES,
+    ),
+    # -- the pruner ---------------------------------------------------------------------------------
+    dict(
+        name="pruner_uses_the_worst_completed_trial",
+        file="pfn/pruners.py",
+        old="best = study.best_value",
+        new='best = (min if direction == "maximize" else max)(t.value for t in completed)',
+        tests=PRUNER,
+    ),
+    dict(
+        name="pruner_uses_the_last_completed_trial",
+        file="pfn/pruners.py",
+        old="best = study.best_value",
+        new="best = completed[-1].value",
+        tests=PRUNER,
+    ),
+    dict(
+        name="min_epochs_off_by_one_late",
+        file="pfn/pruners.py",
+        old="if len(steps) < self.min_epochs:",
+        new="if len(steps) <= self.min_epochs:",
+        tests=PRUNER,
+    ),
+    dict(
+        name="min_epochs_off_by_one_early",
+        file="pfn/pruners.py",
+        old="if len(steps) < self.min_epochs:",
+        new="if len(steps) < self.min_epochs - 1:",
+        tests=PRUNER,
+    ),
+    dict(
+        name="nan_not_pruned",
+        file="pfn/pruners.py",
+        old="return True  # NaN or inf: a diverged run",
+        new="pass",
+        tests=PRUNER,
+    ),
+    dict(
+        name="nan_not_pruned_caught_by_properties",
+        file="pfn/pruners.py",
+        old="return True  # NaN or inf: a diverged run",
+        new="pass",
+        tests=PROPERTIES,
+    ),
+    dict(
+        name="diverging_trial_not_pruned",
+        file="pfn/pruners.py",
+        old="if curves.gets_steadily_worse(values, direction, self.bounds):",
+        new="if False:",
+        tests=PRUNER,
+    ),
+    dict(
+        name="long_runs_not_thinned",
+        file="pfn/pruners.py",
+        old="if len(values) > self.max_points:",
+        new="if False:",
+        tests=PRUNER,
+    ),
+    dict(
+        name="long_runs_not_thinned_caught_by_properties",
+        file="pfn/pruners.py",
+        old="if len(values) > self.max_points:",
+        new="if False:",
+        tests=PROPERTIES,
+    ),
+]
