@@ -14,6 +14,7 @@ import pytest
 
 import pfn
 from pfn import curves
+from pfn.curves.forecast import _CurveMap
 from pfn.inference.predictor import Predictor
 
 RISING = [0.40, 0.52, 0.60, 0.65, 0.69, 0.71, 0.73, 0.74]
@@ -42,7 +43,7 @@ def direct(lc, x, u, xq):
 # -- the budget map ------------------------------------------------------------------------------
 def curve_map(epochs, max_epochs, budget_scale="linear", grid=100):
     values = np.linspace(0.3, 0.5, len(epochs))
-    return curves._CurveMap(values, epochs, max_epochs, "maximize", (0.0, 1.0), budget_scale, grid, "values")
+    return _CurveMap(values, epochs, max_epochs, "maximize", (0.0, 1.0), budget_scale, grid, "values")
 
 
 def test_budget_map_puts_the_first_budget_at_one_grid_step_and_max_epochs_at_one():

@@ -1,44 +1,7 @@
-"""Learning-curve extrapolation: the posterior over a training run's future, from its past.
-
-    >>> from pfn import curves
-    >>> forecast = curves.extrapolate([0.52, 0.61, 0.66, 0.69], max_epochs=50)
-    >>> forecast.median, forecast.interval(0.9)                       # at epoch 50
-    >>> curves.probability_of_beating([0.52, 0.61, 0.66, 0.69], best=0.80, max_epochs=50)
-    >>> curves.should_stop([0.52, 0.61, 0.66, 0.69], best=0.80, max_epochs=50, threshold=0.05)
-
-The model (``pfn.load("lc-wide")`` by default; ``"lc"`` is LC-PFN's narrower prior) was trained
-on curves that rise within [0, 1] over an evenly spaced budget grid. A *curve model* is a
-checkpoint whose prior is a ``LearningCurvePrior`` with one input feature; the shipped ones are
-``lc`` and ``lc-wide``. Each curve is mapped into the model's space and predictions are mapped back:
-
-- **values**: ``u = (v - lower) / (upper - lower)`` for ``direction="maximize"`` and
-  ``u = (upper - v) / (upper - lower)`` for ``"minimize"``, so "better" is always "higher u".
-  An open bound (``None``, or an infinite bound on its own side: ``(0, inf)`` is ``(0, None)``)
-  is taken from the curve itself (its lowest or highest value), which lets losses that are
-  unbounded above be extrapolated.
-- **closed bounds are respected**: the model predicts noisy observations, which can stray past
-  0 and 1. A metric cannot leave its closed bounds, so the forecast is the model's predictive
-  *censored* there: the mass beyond a closed bound sits on the bound. Quantiles (and so the
-  median and intervals) are the model's clipped to the bounds, the cdf and probabilities follow,
-  and the mean is exact; ``std`` is computed by numerical integration of the censored cdf.
-  An open side is not censored.
-- **budgets**: epochs, optimizer steps or training-set sizes. The first observed budget and
-  ``max_epochs`` span the model's grid of ``G`` points (``G = 100`` for the shipped models):
-  the first budget sits at model input ``1/G`` and ``max_epochs`` at ``1``, linearly
-  (``budget_scale="linear"``) or by their logarithm (``"log"``, for geometrically growing
-  budgets). With budgets 1, 2, ..., 100 and ``max_epochs=100`` the input is the epoch / 100,
-  the prior's own convention.
-- **curve length**: a model forecasts from at most :func:`max_points` observed values, the
-  largest context it was trained on (99 for the shipped models: their curves have 100 points,
-  of which at least one was always held out). Longer curves are refused with a ``ValueError``;
-  :func:`thin` reduces them first (the Optuna pruner does so itself).
-
-Every function here raises ``ValueError`` naming the argument for invalid input.
-"""
+"""Forecasts of learning curves: the value and budget maps, :func:`extrapolate` and the stopping rule."""
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,206 +11,26 @@ from typing import Any
 import numpy as np
 import torch
 
+from pfn.curves.checks import (
+    BUDGET_SCALES,
+    DIRECTIONS,
+    Bounds,
+    _check_bounds,
+    _check_threshold,
+    _choice,
+    _curve,
+    _curves,
+    _is_number,
+    _is_scalar_like,
+    _number,
+    _numbers,
+)
+from pfn.curves.models import DEFAULT_MODEL, _grid, _model, max_points
 from pfn.inference.predictive import PosteriorPredictive
 from pfn.inference.predictor import Predictor
-from pfn.inference.predictor import load as _load_predictor
 
-DIRECTIONS = ("maximize", "minimize")
-BUDGET_SCALES = ("linear", "log")
-#: the prior every curve model is trained on (``config["prior"]["name"]`` of its checkpoint)
-CURVE_PRIOR = "LearningCurvePrior"
-_MODELS: dict[str, Predictor] = {}
-#: the shipped model used when none is given: trained on the wider prior, better calibrated on real runs
-DEFAULT_MODEL = "lc-wide"
 #: points of the model's std integration grid (trapezoid rule over the censored cdf)
 _STD_GRID = 1025
-
-Bounds = tuple[float | None, float | None]
-
-
-# -- argument checks --------------------------------------------------------------------------
-def _is_number(value: Any) -> bool:
-    """A real scalar: Python or NumPy ints and floats, 0-d arrays and tensors; not bool, str or complex."""
-    if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 0:
-        value = value.item()
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _number(value: Any, name: str, *, allow_inf: bool = False) -> float:
-    """``value`` as a float, or a ValueError naming the argument."""
-    if not _is_number(value):
-        raise ValueError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    out = float(value.item() if isinstance(value, (np.ndarray, torch.Tensor)) else value)
-    if np.isnan(out) or (np.isinf(out) and not allow_inf):
-        raise ValueError(f"{name} must be a finite number, got {out!r}")
-    return out
-
-
-def _is_scalar_like(value: Any) -> bool:
-    """True for anything that is one item rather than a sequence of them (numbers, strings, None)."""
-    if isinstance(value, (np.ndarray, torch.Tensor)):
-        return value.ndim == 0
-    return value is None or isinstance(value, (numbers.Number, np.generic, str, bytes))
-
-
-def _numbers(values: Any, name: str) -> np.ndarray:
-    """A non-empty, finite, 1-D float64 array, or a ValueError naming the argument."""
-    if _is_scalar_like(values):
-        raise ValueError(f"{name} must be a sequence of numbers, got {values!r} ({type(values).__name__})")
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError) as err:  # ragged nesting, unconvertible objects
-        raise ValueError(f"{name} must be a 1-D sequence of numbers ({err})") from err
-    if arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must hold real numbers, got {arr.dtype} values")
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers, got shape {arr.shape}")
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf; pass only finite numbers (the budgets that were observed)")
-    return arr
-
-
-def _curves(values: Any) -> tuple[list[np.ndarray], bool]:
-    """A list of 1-D float arrays, and whether a single curve was given."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    if isinstance(values, np.ndarray) and values.dtype != object and values.ndim == 2:
-        values = list(values)  # a batch of equally long curves
-    elif isinstance(values, np.ndarray) and values.dtype != object and values.ndim == 1:
-        return [_curve(values, "values")], True
-    if _is_scalar_like(values) or isinstance(values, dict):
-        raise ValueError(
-            f"values must be one curve (a sequence of observed values) or a list of curves, got {values!r} "
-            f"({type(values).__name__})"
-        )
-    try:
-        items = list(values)
-    except TypeError as err:
-        raise ValueError(f"values must be a sequence of numbers or of curves, got {type(values).__name__}") from err
-    if not items:
-        raise ValueError("values is empty: pass a non-empty curve or a list of curves")
-    scalar = [_is_scalar_like(v) for v in items]
-    if all(scalar):
-        return [_curve(items, "values")], True
-    if any(scalar):
-        raise ValueError("values mixes numbers and sequences: pass one curve (numbers) or a list of curves")
-    return [_curve(c, f"values[{i}]") for i, c in enumerate(items)], False
-
-
-def _curve(values: Any, name: str) -> np.ndarray:
-    try:
-        return _numbers(values, name)
-    except ValueError as err:
-        if "NaN or inf" in str(err):
-            raise ValueError(f"{name} contains NaN or inf; pass only the epochs that were observed") from None
-        raise
-
-
-def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
-    return value
-
-
-def _check_bounds(bounds: Any) -> Bounds:
-    """(lower, upper) with None for an open side; ``-inf`` below and ``inf`` above mean open."""
-    if _is_scalar_like(bounds) or isinstance(bounds, dict):
-        raise ValueError(f"bounds must be a pair (lower, upper), None for an open side; got {bounds!r}")
-    try:
-        pair = tuple(bounds)
-    except TypeError as err:
-        raise ValueError(f"bounds must be a pair (lower, upper), got {type(bounds).__name__}") from err
-    if len(pair) != 2:
-        raise ValueError(f"bounds must be a pair (lower, upper), None for an open side; got {len(pair)} items")
-    lower, upper = (None if b is None else _number(b, f"bounds[{i}]", allow_inf=True) for i, b in enumerate(pair))
-    if lower == np.inf or upper == -np.inf:
-        raise ValueError(f"bounds must satisfy lower < upper, got {bounds!r}")
-    lower = None if lower == -np.inf else lower
-    upper = None if upper == np.inf else upper
-    if lower is not None and upper is not None and not lower < upper:
-        raise ValueError(f"bounds must satisfy lower < upper, got ({lower:g}, {upper:g})")
-    return lower, upper
-
-
-def _check_threshold(threshold: Any) -> float:
-    t = _number(threshold, "threshold")
-    if not 0 <= t <= 1:
-        raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}")
-    return t
-
-
-# -- models -------------------------------------------------------------------------------------
-def _shipped_curve_models() -> list[str]:
-    from pfn.checkpoint import read_config
-    from pfn.pretrained import available, pretrained_dir
-
-    names = []
-    for name in available():
-        try:
-            config = read_config(pretrained_dir() / f"{name}.safetensors")
-        except (OSError, ValueError):  # a damaged or half-written file is simply not listed
-            continue
-        if isinstance(config.get("prior"), dict) and config["prior"].get("name") == CURVE_PRIOR:
-            names.append(name)
-    return names
-
-
-def _check_curve_model(predictor: Predictor, label: str) -> Predictor:
-    prior = predictor.config.get("prior")
-    prior_name = prior.get("name") if isinstance(prior, dict) else None
-    if prior_name != CURVE_PRIOR or predictor.num_features != 1 or predictor.is_classifier:
-        shipped = ", ".join(_shipped_curve_models()) or "none are installed"
-        raise ValueError(
-            f"model {label} is not a learning-curve model: its prior is {prior_name or 'not recorded'} with "
-            f"{predictor.num_features} input feature(s); a curve model's checkpoint has prior {CURVE_PRIOR!r} and "
-            f"1 feature (shipped curve models: {shipped})"
-        )
-    return predictor
-
-
-def _model(model: Any) -> Predictor:
-    """The loaded curve model for ``model`` (a name, a path or a Predictor), or a ValueError naming ``model``."""
-    if isinstance(model, Predictor):
-        return _check_curve_model(model, "(a Predictor)")
-    if not isinstance(model, (str, os.PathLike)):
-        raise ValueError(f"model must be a curve model's name, a checkpoint path or a loaded Predictor, got {model!r}")
-    key = os.fspath(model)
-    if key not in _MODELS:
-        label = repr(key) if len(key) <= 100 else f"{key[:60]!r}... ({len(key)} characters)"
-        try:
-            predictor = _load_predictor(model)
-        except FileNotFoundError as err:
-            raise ValueError(f"model {label}: {err}") from err
-        _MODELS[key] = _check_curve_model(predictor, label)
-    return _MODELS[key]
-
-
-def load(path_or_name: str | os.PathLike = DEFAULT_MODEL) -> Predictor:
-    """A learning-curve model (default: the shipped ``lc-wide``), to pass as ``model=`` to the functions here.
-
-    Raises:
-        ValueError: no such file or shipped model, or its prior is not a learning-curve prior with 1 feature.
-    """
-    return _model(path_or_name)
-
-
-def _grid(predictor: Predictor) -> int:
-    """Points of the model's budget grid (its training curves' length)."""
-    return int(predictor.config.get("training", {}).get("num_points", 100))
-
-
-def max_points(model: str | os.PathLike | Predictor = DEFAULT_MODEL) -> int:
-    """The most observed values ``model`` forecasts from: its largest training context, at most its grid.
-
-    99 for the shipped models (curves of 100 points, at least one of them always held out in training).
-    """
-    predictor = _model(model)
-    limit = _grid(predictor)
-    context = predictor.max_context
-    return min(limit, int(context)) if context is not None else limit
 
 
 # -- the value and budget maps ----------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Learning-curve extrapolation: the posterior over a training run's future, from its past.
+
+    >>> from pfn import curves
+    >>> forecast = curves.extrapolate([0.52, 0.61, 0.66, 0.69], max_epochs=50)
+    >>> forecast.median, forecast.interval(0.9)                       # at epoch 50
+    >>> curves.probability_of_beating([0.52, 0.61, 0.66, 0.69], best=0.80, max_epochs=50)
+    >>> curves.should_stop([0.52, 0.61, 0.66, 0.69], best=0.80, max_epochs=50, threshold=0.05)
+
+The model (``pfn.load("lc-wide")`` by default; ``"lc"`` is LC-PFN's narrower prior) was trained
+on curves that rise within [0, 1] over an evenly spaced budget grid. A *curve model* is a
+checkpoint whose prior is a ``LearningCurvePrior`` with one input feature; the shipped ones are
+``lc`` and ``lc-wide``. Each curve is mapped into the model's space and predictions are mapped back:
+
+- **values**: ``u = (v - lower) / (upper - lower)`` for ``direction="maximize"`` and
+  ``u = (upper - v) / (upper - lower)`` for ``"minimize"``, so "better" is always "higher u".
+  An open bound (``None``, or an infinite bound on its own side: ``(0, inf)`` is ``(0, None)``)
+  is taken from the curve itself (its lowest or highest value), which lets losses that are
+  unbounded above be extrapolated.
+- **closed bounds are respected**: the model predicts noisy observations, which can stray past
+  0 and 1. A metric cannot leave its closed bounds, so the forecast is the model's predictive
+  *censored* there: the mass beyond a closed bound sits on the bound. Quantiles (and so the
+  median and intervals) are the model's clipped to the bounds, the cdf and probabilities follow,
+  and the mean is exact; ``std`` is computed by numerical integration of the censored cdf.
+  An open side is not censored.
+- **budgets**: epochs, optimizer steps or training-set sizes. The first observed budget and
+  ``max_epochs`` span the model's grid of ``G`` points (``G = 100`` for the shipped models):
+  the first budget sits at model input ``1/G`` and ``max_epochs`` at ``1``, linearly
+  (``budget_scale="linear"``) or by their logarithm (``"log"``, for geometrically growing
+  budgets). With budgets 1, 2, ..., 100 and ``max_epochs=100`` the input is the epoch / 100,
+  the prior's own convention.
+- **curve length**: a model forecasts from at most :func:`max_points` observed values, the
+  largest context it was trained on (99 for the shipped models: their curves have 100 points,
+  of which at least one was always held out). Longer curves are refused with a ``ValueError``;
+  :func:`thin` reduces them first (the Optuna pruner does so itself).
+
+Every function here raises ``ValueError`` naming the argument for invalid input.
+"""
+
+from pfn.curves.checks import BUDGET_SCALES, DIRECTIONS
+from pfn.curves.forecast import (
+    CurveForecast,
+    extrapolate,
+    gets_steadily_worse,
+    probability_of_beating,
+    should_stop,
+    thin,
+)
+from pfn.curves.models import CURVE_PRIOR, DEFAULT_MODEL, load, max_points
+
+__all__ = [
+    "BUDGET_SCALES",
+    "CURVE_PRIOR",
+    "DEFAULT_MODEL",
+    "DIRECTIONS",
+    "CurveForecast",
+    "extrapolate",
+    "gets_steadily_worse",
+    "load",
+    "max_points",
+    "probability_of_beating",
+    "should_stop",
+    "thin",
+]

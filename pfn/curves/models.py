@@ -1,0 +1,86 @@
+"""Learning-curve models: loading, checking that a checkpoint is a curve model, and its limits."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pfn.inference.predictor import Predictor
+from pfn.inference.predictor import load as _load_predictor
+
+#: the prior every curve model is trained on (``config["prior"]["name"]`` of its checkpoint)
+CURVE_PRIOR = "LearningCurvePrior"
+#: the shipped model used when none is given: trained on the wider prior, better calibrated on real runs
+DEFAULT_MODEL = "lc-wide"
+_MODELS: dict[str, Predictor] = {}
+
+
+# -- models -------------------------------------------------------------------------------------
+def _shipped_curve_models() -> list[str]:
+    from pfn.checkpoint import read_config
+    from pfn.pretrained import available, pretrained_dir
+
+    names = []
+    for name in available():
+        try:
+            config = read_config(pretrained_dir() / f"{name}.safetensors")
+        except (OSError, ValueError):  # a damaged or half-written file is simply not listed
+            continue
+        if isinstance(config.get("prior"), dict) and config["prior"].get("name") == CURVE_PRIOR:
+            names.append(name)
+    return names
+
+
+def _check_curve_model(predictor: Predictor, label: str) -> Predictor:
+    prior = predictor.config.get("prior")
+    prior_name = prior.get("name") if isinstance(prior, dict) else None
+    if prior_name != CURVE_PRIOR or predictor.num_features != 1 or predictor.is_classifier:
+        shipped = ", ".join(_shipped_curve_models()) or "none are installed"
+        raise ValueError(
+            f"model {label} is not a learning-curve model: its prior is {prior_name or 'not recorded'} with "
+            f"{predictor.num_features} input feature(s); a curve model's checkpoint has prior {CURVE_PRIOR!r} and "
+            f"1 feature (shipped curve models: {shipped})"
+        )
+    return predictor
+
+
+def _model(model: Any) -> Predictor:
+    """The loaded curve model for ``model`` (a name, a path or a Predictor), or a ValueError naming ``model``."""
+    if isinstance(model, Predictor):
+        return _check_curve_model(model, "(a Predictor)")
+    if not isinstance(model, (str, os.PathLike)):
+        raise ValueError(f"model must be a curve model's name, a checkpoint path or a loaded Predictor, got {model!r}")
+    key = os.fspath(model)
+    if key not in _MODELS:
+        label = repr(key) if len(key) <= 100 else f"{key[:60]!r}... ({len(key)} characters)"
+        try:
+            predictor = _load_predictor(model)
+        except FileNotFoundError as err:
+            raise ValueError(f"model {label}: {err}") from err
+        _MODELS[key] = _check_curve_model(predictor, label)
+    return _MODELS[key]
+
+
+def load(path_or_name: str | os.PathLike = DEFAULT_MODEL) -> Predictor:
+    """A learning-curve model (default: the shipped ``lc-wide``), to pass as ``model=`` to the functions here.
+
+    Raises:
+        ValueError: no such file or shipped model, or its prior is not a learning-curve prior with 1 feature.
+    """
+    return _model(path_or_name)
+
+
+def _grid(predictor: Predictor) -> int:
+    """Points of the model's budget grid (its training curves' length)."""
+    return int(predictor.config.get("training", {}).get("num_points", 100))
+
+
+def max_points(model: str | os.PathLike | Predictor = DEFAULT_MODEL) -> int:
+    """The most observed values ``model`` forecasts from: its largest training context, at most its grid.
+
+    99 for the shipped models (curves of 100 points, at least one of them always held out in training).
+    """
+    predictor = _model(model)
+    limit = _grid(predictor)
+    context = predictor.max_context
+    return min(limit, int(context)) if context is not None else limit
