@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results import write_results
 
 import pfn
 from pfn.checkpoint import save_checkpoint
@@ -52,10 +53,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     predictor = pfn.load(args.checkpoint or default_checkpoint())
     cfg = predictor.net.config()
-    print(f"{args.threads} thread(s); d_model {cfg['d_model']}, {cfg['n_layers']} layers, {cfg['num_bins']} bins; "
-          f"median of {args.repeats}; one dataset per call")  # fmt: skip
-    print("| context | queries | uncached (ms) | cached (ms) | speed-up |")
-    print("|---:|---:|---:|---:|---:|")
+    lines = [f"d_model {cfg['d_model']}, {cfg['n_layers']} layers, {cfg['num_bins']} bins; median of {args.repeats} "
+             "calls computing the predictive mean; one dataset per call; cached: the context encoded once by "
+             "`condition`.", "",
+             "| context | queries | uncached (ms) | cached (ms) | speed-up |", "|---:|---:|---:|---:|---:|"]  # fmt: skip
+    print("\n".join(lines))
     rng = np.random.default_rng(0)
     for n in args.contexts:
         x, y = rng.random(n), rng.normal(size=n)
@@ -64,7 +66,9 @@ def main() -> None:
             q = rng.random(m)
             uncached = median_ms(lambda: predictor.predict(x, y, q).mean, args.repeats)  # noqa: B023
             cached = median_ms(lambda: conditioned.predict(q).mean, args.repeats)  # noqa: B023
-            print(f"| {n} | {m} | {uncached:.2f} | {cached:.2f} | {uncached / cached:.1f}x |", flush=True)
+            lines.append(f"| {n} | {m} | {uncached:.2f} | {cached:.2f} | {uncached / cached:.1f}x |")
+            print(lines[-1], flush=True)
+    write_results("bench_inference", "\n".join(lines), threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from results import write_results
+
 CHILD = """
 import json, sys, time, resource
 import numpy as np, torch
@@ -69,14 +71,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--limit-gb", type=float, default=8.0, help="address-space cap per child (0: none)")
     args = parser.parse_args()
-    print(f"model {args.model}, {args.context} context points, {args.threads} thread(s); "
-          "statistics: mean, std, 5%/95% quantiles")  # fmt: skip
-    print("| queries | peak RSS (MiB) | predict + statistics (s) | status |")
-    print("|---:|---:|---:|---|")
+    lines = [f"Model `{args.model}`, {args.context} context points; statistics: mean, std, 5%/95% quantiles; "
+             "peak resident memory of a fresh process per row.", "",
+             "| queries | peak RSS (MiB) | predict + statistics (s) | status |", "|---:|---:|---:|---|"]  # fmt: skip
+    print("\n".join(lines))
     # increasing m: RUSAGE_CHILDREN keeps the largest child's peak, so each row sees its own
     for m in [0, *sorted(args.queries)]:
         r = measure(args.model, m, args.context, args.threads, args.limit_gb)
-        print(f"| {m} | {r['peak_mib']:.0f} | {r['seconds']:.1f} | {r['status']} |", flush=True)
+        lines.append(f"| {m} | {r['peak_mib']:.0f} | {r['seconds']:.1f} | {r['status']} |")
+        print(lines[-1], flush=True)
+    write_results("bench_memory", "\n".join(lines), threads=args.threads)
 
 
 if __name__ == "__main__":

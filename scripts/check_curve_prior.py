@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results import write_results
 
 from pfn.evaluation.evaluate import experiment_prior
 
@@ -44,11 +45,12 @@ def main() -> None:
     for name in args.experiments:
         batch = experiment_prior(name).sample(args.curves, length, 1, torch.Generator().manual_seed(args.seed))
         rows.append((f"prior of experiment={name}", batch.y.double().numpy()))
-    print(f"curves of {length} epochs; gains are final value minus the value after 5% / 10% of the run")
-    print("| curves | n | final q10 / q50 / q90 | P(final > 0.9) | P(gain > 0.1 / > 0.4) after 5% | after 10% |")
-    print("|---|---:|---|---:|---|---|")
-    for name, curves in rows:
-        print(f"| {name} | {len(curves)} | " + " | ".join(summary(curves)) + " |")
+    lines = [f"Curves of {length} epochs; gains are the final value minus the value after 5% / 10% of the run.", "",
+             "| curves | n | final q10 / q50 / q90 | P(final > 0.9) | P(gain > 0.1 / > 0.4) after 5% | after 10% |",
+             "|---|---:|---|---:|---|---|"]  # fmt: skip
+    lines += [f"| {name} | {len(curves)} | " + " | ".join(summary(curves)) + " |" for name, curves in rows]
+    print("\n".join(lines))
+    write_results("check_curve_prior", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pathlib import Path
 import emcee
 import numpy as np
 import torch
+from results import write_results
 from scipy.optimize import curve_fit
 from scipy.special import logsumexp
 
@@ -151,11 +152,11 @@ def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: 
     return float(ll.mean()), float(((mean - final) ** 2).mean()), (time.perf_counter() - start) / k
 
 
-def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, models, args, rng) -> None:
-    """Score every method at every cutoff on curves given as (positions on 1..T, values)."""
-    print(f"\n{name}: {len(sets)} curves; predicting the value at the last budget")
-    print("| cutoff | method | log-likelihood | MSE | seconds per curve |")
-    print("|---:|---|---:|---:|---:|")
+def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, models, args, rng) -> list[str]:
+    """Score every method at every cutoff on curves given as (positions on 1..T, values); the table's lines."""
+    lines = [f"**{name}: {len(sets)} curves; predicting the value at the last budget**", "",
+             "| cutoff | method | log-likelihood | MSE | seconds per curve |", "|---:|---|---:|---:|---:|"]  # fmt: skip
+    print("\n" + "\n".join(lines))
     for cut in args.cutoffs:
         t_obs, y_obs, final = [], [], []
         for t, y in sets:
@@ -166,7 +167,9 @@ def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, models, 
         methods = [m for name in args.methods for m in ([f"pfn {k}" for k in models] if name == "pfn" else [name])]
         for method in methods:
             ll, mse, sec = score(method, t_obs, y_obs, np.array(final), T, models, args, rng)
-            print(f"| {cut:.0%} | {method} | {ll:.3f} | {mse:.5f} | {sec:.4f} |", flush=True)
+            lines.append(f"| {cut:.0%} | {method} | {ll:.3f} | {mse:.5f} | {sec:.4f} |")
+            print(lines[-1], flush=True)
+    return lines
 
 
 def main() -> None:
@@ -187,23 +190,27 @@ def main() -> None:
     T = lengths.pop()
     rng = np.random.default_rng(args.seed)
     grid = np.arange(1, T + 1, dtype=np.float64)
-    print(f"MCMC: emcee, {2 * NDIM + 2} walkers x {args.mcmc_steps} steps (first half discarded)")
+    tables = [f"MCMC: emcee, {2 * NDIM + 2} walkers x {args.mcmc_steps} steps (first half discarded).", ""]
+    print(tables[0])
     if args.curves:
         batch = LearningCurvePrior().sample(args.curves, T, 1, torch.Generator().manual_seed(args.seed))
-        table(f"held-out prior curves of {T} epochs", [(grid, y) for y in batch.y.double().numpy()], T, models, args,
-              rng)  # fmt: skip
+        tables += table(f"held-out prior curves of {T} epochs", [(grid, y) for y in batch.y.double().numpy()], T,
+                        models, args, rng) + [""]  # fmt: skip
     if args.real:
         data = json.loads(Path(args.real).read_text())
         epoch_wise = [
             (np.asarray(c["epochs"], float) * T / c["epochs"][-1], np.asarray(c["values"])) for c in data["epoch_wise"]
         ]
-        table("real epoch-wise curves (digits MLP, 100 epochs)", epoch_wise, T, models, args, rng)
+        tables += table("real epoch-wise curves (digits MLP, 100 epochs)", epoch_wise, T, models, args, rng) + [""]
         sample_wise = []
         for c in data["sample_wise"]:
             s_ = np.asarray(c["epochs"], float)
             pos = 1 + np.log(s_ / s_[0]) / np.log(s_[-1] / s_[0]) * (T - 1)  # geometric budgets, evenly on the grid
             sample_wise.append((pos, np.asarray(c["values"])))
-        table("real sample-wise curves (digits MLP, training sets 16..1024)", sample_wise, T, models, args, rng)
+        tables += table(
+            "real sample-wise curves (digits MLP, training sets 16..1024)", sample_wise, T, models, args, rng
+        )
+    write_results("eval_curves", "\n".join(tables), threads=1)
 
 
 if __name__ == "__main__":
