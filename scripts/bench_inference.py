@@ -56,7 +56,8 @@ def main() -> None:
     lines = [f"d_model {cfg['d_model']}, {cfg['n_layers']} layers, {cfg['num_bins']} bins; median of {args.repeats} "
              "calls computing the predictive mean; one dataset per call; cached: the context encoded once by "
              "`condition`.", "",
-             "| context | queries | uncached (ms) | cached (ms) | speed-up |", "|---:|---:|---:|---:|---:|"]  # fmt: skip
+             "| context | queries | uncached (ms) | cached (ms) | speed-up |",
+             "|---:|---:|---:|---:|---:|"]  # fmt: skip
     print("\n".join(lines))
     rng = np.random.default_rng(0)
     for n in args.contexts:
