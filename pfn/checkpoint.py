@@ -40,7 +40,7 @@ from pfn.model.transformer import PFNTransformer
 
 FORMAT = "pfn-checkpoint"
 FORMAT_VERSION = 2
-ARCHITECTURES = {"PFNTransformer": PFNTransformer}
+ARCHITECTURES: dict[str, type[PFNTransformer]] = {"PFNTransformer": PFNTransformer}
 MAX_TENSORS = 1024  # a PFNTransformer stores 14 per layer: about 70 layers
 MAX_PARAMETERS = 2**28  # 1 GiB of float32
 UPGRADE_HINT = "convert it with `python scripts/upgrade_checkpoint.py PATH` (checks its tensors, adds the digests)"
@@ -230,7 +230,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     return _verified_header(Path(path))[0]
 
 
-def _meta_model(path: Path, config: dict[str, Any], layout: Layout) -> torch.nn.Module:
+def _meta_model(path: Path, config: dict[str, Any], layout: Layout) -> PFNTransformer:
     """The architecture the config names, built on the ``meta`` device (no memory) after the size
     bounds, and checked against the stored tensors' names, dtypes and shapes."""
     model = config["model"]

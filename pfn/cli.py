@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 USAGE = """usage: pfn <command> [args]
 
@@ -61,7 +66,7 @@ def info_main(argv: list[str]) -> int:
     return 0
 
 
-def _count(low: int):
+def _count(low: int) -> Callable[[str], int]:
     """An argparse type: an integer >= ``low``."""
 
     def parse(text: str) -> int:
@@ -79,7 +84,7 @@ def _count(low: int):
     return parse
 
 
-def evaluate_parser():
+def evaluate_parser() -> argparse.ArgumentParser:
     """The argument parser of `pfn evaluate` (exits with status 2 on a malformed argument)."""
     import argparse
 
@@ -102,7 +107,9 @@ def evaluate_parser():
 
 
 def evaluate_main(argv: list[str]) -> int:
-    from pfn.evaluation.evaluate import context_sizes_for, evaluate, prior_of
+    from pfn.evaluation.evaluate import evaluate, prior_of
+    from pfn.evaluation.report import write_report
+    from pfn.evaluation.scoring import context_sizes_for
     from pfn.inference.predictor import load
 
     args = evaluate_parser().parse_args(argv)
@@ -113,13 +120,7 @@ def evaluate_main(argv: list[str]) -> int:
     print(report.to_markdown())
     print(json.dumps(report.summary(), indent=2))
     if args.out:
-        from pathlib import Path
-
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "report.md").write_text(report.to_markdown() + "\n")
-        (out / "summary.json").write_text(json.dumps(report.summary(), indent=2) + "\n")
-        for path in report.plot(out):
+        for path in write_report(report, args.out):
             print(f"wrote {path}")
     return 0
 

@@ -9,12 +9,13 @@ attributes, ``score`` as R^2).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
 from pfn.inference.predictive import PosteriorPredictive
 from pfn.inference.predictor import ConditionedPredictor, Predictor, load
+from pfn.types import ArrayLike
 
 
 class PFNRegressor:
@@ -39,7 +40,7 @@ class PFNRegressor:
             setattr(self, key, value)
         return self
 
-    def fit(self, X, y) -> PFNRegressor:
+    def fit(self, X: ArrayLike, y: ArrayLike) -> PFNRegressor:
         """Condition the PFN on the training data (X of shape (n, d) or (n,), y of shape (n,))."""
         self.predictor_ = self.model if isinstance(self.model, Predictor) else load(self.model, device=self.device)
         X = np.asarray(X, dtype=np.float64)
@@ -51,25 +52,36 @@ class PFNRegressor:
         if not hasattr(self, "conditioned_"):
             raise RuntimeError("this PFNRegressor is not fitted yet: call fit(X, y) first")
 
-    def predict_distribution(self, X) -> PosteriorPredictive:
-        """The full posterior predictive at X."""
+    def predict_distribution(self, X: ArrayLike) -> PosteriorPredictive:
+        """The full posterior predictive at X (its statistics are NumPy arrays)."""
         self._check_fitted()
         X = np.asarray(X, dtype=np.float64)
         d = 1 if X.ndim == 1 else X.shape[1]
         if d != self.n_features_in_:
             raise ValueError(f"X has {d} features, but PFNRegressor was fitted with {self.n_features_in_}")
-        return self.conditioned_.predict(X)
+        pred = self.conditioned_.predict(X)
+        if not isinstance(pred, PosteriorPredictive):
+            raise ValueError("PFNRegressor needs a regression model; this one is a classifier")
+        return pred
 
-    def predict(self, X, return_std: bool = False):
+    @overload
+    def predict(self, X: ArrayLike, return_std: Literal[False] = False) -> np.ndarray: ...
+    @overload
+    def predict(self, X: ArrayLike, return_std: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+    @overload
+    def predict(self, X: ArrayLike, return_std: bool) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+
+    def predict(self, X: ArrayLike, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predictive mean at X, and its standard deviation with ``return_std=True``."""
-        pred = self.predict_distribution(X)
-        return (pred.mean, pred.std) if return_std else pred.mean
+        pred = self.predict_distribution(X)  # fitted on NumPy arrays: its statistics are NumPy arrays
+        mean = np.asarray(pred.mean)
+        return (mean, np.asarray(pred.std)) if return_std else mean
 
-    def predict_quantiles(self, X, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> np.ndarray:
+    def predict_quantiles(self, X: ArrayLike, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> np.ndarray:
         """Predictive quantiles at X, shape (m, len(quantiles))."""
-        return self.predict_distribution(X).quantile(list(quantiles))
+        return np.asarray(self.predict_distribution(X).quantile(list(quantiles)))
 
-    def score(self, X, y) -> float:
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Coefficient of determination R^2 of the predictive mean."""
         y = np.asarray(y, dtype=np.float64)
         residual = ((y - self.predict(X)) ** 2).sum()

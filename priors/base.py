@@ -43,14 +43,51 @@ class SamplesBatches(Protocol):
     def sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch: ...
 
 
+class Predictive(Protocol):
+    """A predictive distribution per query point: what :meth:`Prior.posterior_predictive` returns."""
+
+    def log_prob(self, y: torch.Tensor) -> torch.Tensor: ...
+
+
+#: the distributions a prior may draw its inputs from, and the range of x each gives (None: unbounded)
+INPUT_RANGES: dict[str, tuple[float, float] | None] = {"uniform": (0.0, 1.0), "normal": None}
+
+
 class Prior:
-    """Base class for priors: checks arguments, then calls :meth:`_sample`."""
+    """Base class for priors: checks arguments, then calls :meth:`_sample`.
+
+    Besides sampling, a prior says what a model trained on it needs to know, and what evaluation can
+    compare it with: the range of its inputs (:attr:`input_range`, recorded as a checkpoint's domain),
+    whether its datasets are sequences (:attr:`sequential`), and whether it has an exact posterior
+    predictive (:attr:`exact_posterior`, :meth:`posterior_predictive`).
+    """
 
     #: largest number of input features this prior can produce
     max_features: int = 1
     #: True when :meth:`sample` draws every random number from ``generator`` and builds its tensors on
     #: ``generator.device``, so that a generator on a GPU samples on that GPU (``data.sample_on_device``)
     samples_on_any_device: bool = False
+    #: True when a dataset is a sequence whose order matters (a learning curve over epochs): its first points
+    #: are the context and the rest are to be predicted, never a random split of exchangeable points
+    sequential: bool = False
+
+    @property
+    def input_range(self) -> tuple[float, float] | None:
+        """Range of x the prior produces, the same for every feature (None when unbounded or unknown)."""
+        return None
+
+    @property
+    def exact_posterior(self) -> str | None:
+        """Name of the exact posterior predictive :meth:`posterior_predictive` computes (such as "exact GP"),
+        the reference a model trained on this prior can be compared with; None when there is none."""
+        return None
+
+    def posterior_predictive(self, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor) -> Predictive:
+        """The exact posterior predictive at ``x_test`` (B, m, d) given ``x_train`` (B, n, d), ``y_train`` (B, n).
+
+        Only for a prior whose :attr:`exact_posterior` names one; the default has none.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no exact posterior predictive")
 
     def sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
         """Draw ``batch_size`` datasets of ``num_points`` points with ``num_features`` inputs.
@@ -106,7 +143,7 @@ class FunctionPrior(Prior):
         inner = getattr(fn, "func", fn)  # functools.partial, as Hydra's _partial_ builds
         self.name = name or f"{getattr(inner, '__module__', '?')}.{getattr(inner, '__qualname__', 'function')}"
 
-    def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
+    def _sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
         out = self.fn(batch_size, num_points, num_features, generator)
         pair = isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)
         if not (isinstance(out, Batch) or pair):
@@ -126,6 +163,24 @@ class FunctionPrior(Prior):
 
     def describe(self) -> dict[str, Any]:
         return {"name": "FunctionPrior", "function": self.name}
+
+
+class RandomInputsPrior(Prior):
+    """Base class for priors whose inputs are drawn independently per coordinate from ``x_distribution``:
+    "uniform" on [0, 1] or standard "normal" (:data:`INPUT_RANGES`); :attr:`input_range` follows from it."""
+
+    #: the distribution of every input coordinate, a key of :data:`INPUT_RANGES`
+    x_distribution: str = "uniform"
+
+    @property
+    def input_range(self) -> tuple[float, float] | None:
+        """Range of x the prior produces (None when unbounded)."""
+        return INPUT_RANGES[self.x_distribution]
+
+    def sample_inputs(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+        """Inputs of the given shape drawn from ``x_distribution`` with ``generator``, on its device."""
+        draw = torch.rand if self.x_distribution == "uniform" else torch.randn
+        return draw(shape, generator=generator, device=generator.device)
 
 
 def _import_function(path: str) -> Callable[..., Any]:
@@ -168,6 +223,27 @@ def prior_name(prior: SamplesBatches) -> str:
     return prior.name if isinstance(prior, FunctionPrior) else type(prior).__name__
 
 
+def describe_prior(prior: SamplesBatches) -> dict[str, Any]:
+    """The prior's own description (its ``describe()``), or its class name when it has none."""
+    describe = getattr(prior, "describe", None)
+    return describe() if describe is not None else {"name": type(prior).__name__}
+
+
 def samples_on_any_device(prior: SamplesBatches) -> bool:
     """Whether ``prior`` declares that it samples on the device of the generator it is given."""
     return bool(getattr(prior, "samples_on_any_device", False))
+
+
+def input_range(prior: SamplesBatches) -> tuple[float, float] | None:
+    """The range of x ``prior`` declares (:attr:`Prior.input_range`), None when it declares none."""
+    return getattr(prior, "input_range", None)
+
+
+def is_sequential(prior: SamplesBatches) -> bool:
+    """Whether ``prior`` declares its datasets sequences (:attr:`Prior.sequential`)."""
+    return bool(getattr(prior, "sequential", False))
+
+
+def exact_posterior(prior: SamplesBatches) -> str | None:
+    """The name of the exact posterior predictive ``prior`` declares (:attr:`Prior.exact_posterior`), or None."""
+    return getattr(prior, "exact_posterior", None)

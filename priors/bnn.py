@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from priors.base import Batch, Prior
+from priors.base import INPUT_RANGES, Batch, RandomInputsPrior
 from priors.checks import check_integer, check_option, check_options, is_real
-from priors.hyperpriors import Choice, Fixed, HyperparameterSpec, LogUniform, as_hyperprior
+from priors.hyperpriors import Choice, Fixed, HyperparameterSpec, Hyperprior, LogUniform, as_hyperprior
 
 ACTIVATIONS = {
     "identity": lambda z: z,
@@ -26,9 +26,9 @@ ACTIVATIONS = {
 }
 
 
-def _integer_hyperprior(spec: HyperparameterSpec, name: str) -> tuple[Fixed | Choice, int]:
+def _integer_hyperprior(spec: HyperparameterSpec, name: str) -> tuple[Hyperprior, int]:
     """A positive integer, or a Choice of them, as a hyperprior; and the largest value it can take."""
-    values = spec.values if isinstance(spec, Choice) else [spec.value] if isinstance(spec, Fixed) else [spec]
+    values: list[Any] = spec.values if isinstance(spec, Choice) else [spec.value] if isinstance(spec, Fixed) else [spec]
     if not all(is_real(v) and v >= 1 and v == int(v) for v in values):
         raise ValueError(f"{name} must be an integer >= 1 or a Choice of such integers, got {spec!r}")
     return as_hyperprior(spec, name), int(max(values))
@@ -41,7 +41,7 @@ DEFAULT_WEIGHT_SCALE = LogUniform(0.5, 2.0)
 DEFAULT_NOISE_STD = LogUniform(0.01, 0.3)
 
 
-class BNNPrior(Prior):
+class BNNPrior(RandomInputsPrior):
     """Regression datasets from random MLPs with Gaussian weights and Gaussian noise.
 
     Per dataset: ``num_layers`` hidden layers of ``width`` units, an activation from
@@ -79,24 +79,15 @@ class BNNPrior(Prior):
         self.weight_scale = as_hyperprior(weight_scale, "weight_scale")
         self.bias_scale = as_hyperprior(bias_scale, "bias_scale", positive=False)
         self.noise_std = as_hyperprior(noise_std, "noise_std", positive=False)
-        self.x_distribution = check_option(x_distribution, "x_distribution", ("normal", "uniform"))
+        self.x_distribution = check_option(x_distribution, "x_distribution", INPUT_RANGES)
         self.max_features = check_integer(max_features, "max_features")
-
-    @property
-    def input_range(self) -> tuple[float, float] | None:
-        """Range of x the prior produces (None when unbounded)."""
-        return (0.0, 1.0) if self.x_distribution == "uniform" else None
-
-    def _inputs(self, shape, generator) -> torch.Tensor:
-        draw = torch.randn if self.x_distribution == "normal" else torch.rand
-        return draw(shape, generator=generator, device=generator.device)
 
     def random_functions(self, x: torch.Tensor, num_outputs: int, generator: torch.Generator) -> torch.Tensor:
         """Noise-free outputs (B, N, num_outputs) of one random MLP per dataset at inputs x (B, N, d)."""
         b, _, d = x.shape
         dev, w_max = x.device, self.max_width
 
-        def normal(*shape):
+        def normal(*shape: int) -> torch.Tensor:
             return torch.randn(*shape, generator=generator, device=dev)
 
         depth = self.num_layers.sample((b,), generator).long().to(dev)  # (B,)
@@ -107,7 +98,7 @@ class BNNPrior(Prior):
         unit_mask = (torch.arange(w_max, device=dev) < width[:, None]).float()[:, None, :]  # (B, 1, W)
         hidden_fan_in = width.float()[:, None, None].sqrt()
 
-        def layer(h, fan_in_sqrt, n_in):
+        def layer(h: torch.Tensor, fan_in_sqrt: float | torch.Tensor, n_in: int) -> torch.Tensor:
             z = h @ (normal(b, n_in, w_max) * w_scale / fan_in_sqrt) + normal(b, 1, w_max) * b_scale
             acts = torch.stack([ACTIVATIONS[a](z) for a in self.activations])  # (A, B, N, W)
             return acts[act, torch.arange(b, device=dev)] * unit_mask
@@ -117,8 +108,8 @@ class BNNPrior(Prior):
             h = torch.where((depth > i)[:, None, None], layer(h, hidden_fan_in, w_max), h)
         return h @ (normal(b, w_max, num_outputs) * w_scale / hidden_fan_in)
 
-    def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
-        x = self._inputs((batch_size, num_points, num_features), generator)
+    def _sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
+        x = self.sample_inputs((batch_size, num_points, num_features), generator)
         f = self.random_functions(x, 1, generator).squeeze(-1)
         noise = self.noise_std.sample((batch_size,), generator).float().to(x.device)[:, None]
         return Batch(x=x, y=f + noise * torch.randn(f.shape, generator=generator, device=x.device))
@@ -138,13 +129,13 @@ class BNNClassificationPrior(BNNPrior):
     random quantiles of the dataset's own outputs, so no class is empty in expectation.
     """
 
-    def __init__(self, num_classes: int = 2, method: str = "argmax", **bnn_kwargs):
+    def __init__(self, num_classes: int = 2, method: str = "argmax", **bnn_kwargs: Any):
         super().__init__(**bnn_kwargs)
         self.num_classes = check_integer(num_classes, "num_classes", low=2)
         self.method = check_option(method, "method", ("argmax", "threshold"))
 
-    def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
-        x = self._inputs((batch_size, num_points, num_features), generator)
+    def _sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
+        x = self.sample_inputs((batch_size, num_points, num_features), generator)
         k = self.num_classes if self.method == "argmax" else 1
         f = self.random_functions(x, k, generator)  # (B, N, k)
         noise = self.noise_std.sample((batch_size,), generator).float().to(x.device)[:, None, None]

@@ -8,12 +8,10 @@ from typing import Any
 
 import torch
 
-from priors.base import Batch, Prior
+from priors.base import INPUT_RANGES, Batch, RandomInputsPrior
 from priors.checks import check_integer, check_option
 from priors.hyperpriors import Fixed, HyperparameterSpec, as_hyperprior
-from priors.kernels import RBF, Kernel
-
-X_DISTRIBUTIONS = ("uniform", "normal")
+from priors.kernels import RBF, Kernel, Params
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def robust_cholesky(cov: torch.Tensor, max_tries: int = 8) -> torch.Tensor:
     raise torch.linalg.LinAlgError(f"{int(failed.sum())} covariance matrices stayed singular despite jitter")
 
 
-class GPPrior(Prior):
+class GPPrior(RandomInputsPrior):
     """Datasets drawn from a zero-mean GP with Gaussian observation noise.
 
     ``x ~ U[0, 1]^d`` (or ``N(0, 1)^d``), ``f ~ GP(0, kernel)``, ``y = f(x) + eps``,
@@ -83,34 +81,33 @@ class GPPrior(Prior):
             )
         self.kernel = kernel if kernel is not None else RBF(lengthscale=0.1, outputscale=0.1)
         self.noise = as_hyperprior(noise, "noise")
-        self.x_distribution = check_option(x_distribution, "x_distribution", X_DISTRIBUTIONS)
+        self.x_distribution = check_option(x_distribution, "x_distribution", INPUT_RANGES)
         self.max_features = check_integer(max_features, "max_features")
 
     @property
-    def input_range(self) -> tuple[float, float] | None:
-        """Range of x the prior produces (None when unbounded)."""
-        return (0.0, 1.0) if self.x_distribution == "uniform" else None
-
-    @property
     def has_fixed_hyperparameters(self) -> bool:
+        """True when the kernel's hyperparameters and the noise are numbers, not hyperpriors."""
         return self.kernel.is_fixed and isinstance(self.noise, Fixed)
 
-    def sample_hyperparameters(self, batch_size: int, num_features: int, generator: torch.Generator) -> dict:
+    @property
+    def exact_posterior(self) -> str | None:
+        """With fixed hyperparameters, "exact GP" (:meth:`posterior_predictive`); None with hyperpriors."""
+        return "exact GP" if self.has_fixed_hyperparameters else None
+
+    def sample_hyperparameters(self, batch_size: int, num_features: int, generator: torch.Generator) -> Params:
         """Per-dataset kernel parameters and noise variances."""
         return {
             "kernel": self.kernel.sample_params(batch_size, num_features, generator),
             "noise": self.noise.sample((batch_size,), generator),
         }
 
-    def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
-        shape = (batch_size, num_points, num_features)
-        if self.x_distribution == "uniform":
-            x = torch.rand(shape, generator=generator, device=generator.device)
-        else:
-            x = torch.randn(shape, generator=generator, device=generator.device)
+    def _sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
+        x = self.sample_inputs((batch_size, num_points, num_features), generator)
         return Batch(x=x, y=self.sample_targets(x, generator))
 
-    def sample_targets(self, x: torch.Tensor, generator: torch.Generator, hyperparameters: dict | None = None):
+    def sample_targets(
+        self, x: torch.Tensor, generator: torch.Generator, hyperparameters: Params | None = None
+    ) -> torch.Tensor:
         """Noisy targets (B, N) of GP draws at given inputs x (B, N, d), float32.
 
         Computed in float64: the Cholesky factor stays accurate for long lengthscales.

@@ -31,10 +31,10 @@ class Fixed(Hyperprior):
     def __init__(self, value: float):
         self.value = check_real(value, "Fixed value")
 
-    def sample(self, shape, generator):
+    def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         return torch.full(shape, self.value, dtype=torch.float64, device=generator.device)
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {"value": self.value}
 
 
@@ -45,7 +45,7 @@ class Uniform(Hyperprior):
             raise ValueError(f"Uniform needs low < high, got low={low}, high={high}")
         self.low, self.high = low, high
 
-    def sample(self, shape, generator):
+    def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         u = torch.rand(shape, generator=generator, device=generator.device, dtype=torch.float64)
         return self.low + (self.high - self.low) * u
 
@@ -57,7 +57,7 @@ class LogUniform(Hyperprior):
             raise ValueError(f"LogUniform needs 0 < low < high, got low={low}, high={high}")
         self.low, self.high = low, high
 
-    def sample(self, shape, generator):
+    def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         return Uniform(math.log(self.low), math.log(self.high)).sample(shape, generator).exp()
 
 
@@ -67,7 +67,7 @@ class LogNormal(Hyperprior):
     def __init__(self, loc: float, scale: float):
         self.loc, self.scale = check_real(loc, "LogNormal loc"), check_real(scale, "LogNormal scale", 0, strict=True)
 
-    def sample(self, shape, generator):
+    def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         z = torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float64)
         return (self.loc + self.scale * z).exp()
 
@@ -79,9 +79,9 @@ class Gamma(Hyperprior):
         self.concentration = check_real(concentration, "Gamma concentration", 0, strict=True)
         self.rate = check_real(rate, "Gamma rate", 0, strict=True)
 
-    def sample(self, shape, generator):
+    def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         # torch's gamma sampler takes no generator: seed NumPy's from ours instead.
-        seed = torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item()
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
         draws = np.random.default_rng(seed).gamma(self.concentration, 1 / self.rate, size=shape)
         return torch.as_tensor(draws, dtype=torch.float64, device=generator.device)
 
@@ -105,7 +105,7 @@ class Choice(Hyperprior):
         total = float(sum(w))
         self.weights = [float(v) / total for v in w]
 
-    def sample(self, shape, generator):
+    def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         w = torch.tensor(self.weights, dtype=torch.float64, device=generator.device)
         idx = torch.multinomial(w, math.prod(shape) or 1, replacement=True, generator=generator)
         values = torch.tensor(self.values, dtype=torch.float64, device=generator.device)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from priors.checks import check_bool, check_real
-from priors.hyperpriors import Fixed, HyperparameterSpec, as_hyperprior
+from priors.hyperpriors import Fixed, HyperparameterSpec, Hyperprior, as_hyperprior
 
 Params = dict[str, Any]
 
@@ -36,7 +36,7 @@ class Kernel:
         """True when no hyperparameter is random (an exact posterior then exists)."""
         return all(isinstance(h, Fixed) for h in self._hyperpriors())
 
-    def _hyperpriors(self):
+    def _hyperpriors(self) -> list[Hyperprior]:
         return [v for v in vars(self).values() if hasattr(v, "sample")]
 
     def describe(self) -> dict[str, Any]:
@@ -60,7 +60,7 @@ class Stationary(Kernel):
         self.outputscale = as_hyperprior(outputscale, "outputscale")
         self.ard = check_bool(ard, "ard")
 
-    def sample_params(self, batch_size, num_features, generator):
+    def sample_params(self, batch_size: int, num_features: int, generator: torch.Generator) -> Params:
         ls = self.lengthscale.sample((batch_size, num_features if self.ard else 1), generator)
         return {"lengthscale": ls, "outputscale": self.outputscale.sample((batch_size,), generator)}
 
@@ -68,33 +68,33 @@ class Stationary(Kernel):
         """Correlation as a function of the squared scaled distance."""
         raise NotImplementedError
 
-    def __call__(self, x1, x2, params):
+    def __call__(self, x1: torch.Tensor, x2: torch.Tensor, params: Params) -> torch.Tensor:
         ls = params["lengthscale"].to(x1.dtype)[:, None, :]  # (B, 1, d or 1)
         r2 = torch.cdist(x1 / ls, x2 / ls).square()
         return params["outputscale"].to(x1.dtype)[:, None, None] * self.profile(r2)
 
-    def variance(self, x, params):
+    def variance(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return params["outputscale"].to(x.dtype)[:, None].expand(x.shape[:2])
 
 
 class RBF(Stationary):
     """Squared exponential: exp(-r^2 / 2)."""
 
-    def profile(self, r2):
+    def profile(self, r2: torch.Tensor) -> torch.Tensor:
         return torch.exp(-0.5 * r2)
 
 
 class Matern12(Stationary):
     """Matérn 1/2 (exponential): exp(-r); rough, continuous but nowhere differentiable paths."""
 
-    def profile(self, r2):
+    def profile(self, r2: torch.Tensor) -> torch.Tensor:
         return torch.exp(-r2.clamp_min(0).sqrt())
 
 
 class Matern32(Stationary):
     """Matérn 3/2: (1 + sqrt(3) r) exp(-sqrt(3) r)."""
 
-    def profile(self, r2):
+    def profile(self, r2: torch.Tensor) -> torch.Tensor:
         s = math.sqrt(3) * r2.clamp_min(0).sqrt()
         return (1 + s) * torch.exp(-s)
 
@@ -102,7 +102,7 @@ class Matern32(Stationary):
 class Matern52(Stationary):
     """Matérn 5/2: (1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r)."""
 
-    def profile(self, r2):
+    def profile(self, r2: torch.Tensor) -> torch.Tensor:
         s = math.sqrt(5) * r2.clamp_min(0).sqrt()
         return (1 + s + s.square() / 3) * torch.exp(-s)
 
@@ -120,21 +120,21 @@ class Periodic(Kernel):
         self.period = as_hyperprior(period, "period")
         self.outputscale = as_hyperprior(outputscale, "outputscale")
 
-    def sample_params(self, batch_size, num_features, generator):
+    def sample_params(self, batch_size: int, num_features: int, generator: torch.Generator) -> Params:
         return {
             "lengthscale": self.lengthscale.sample((batch_size,), generator),
             "period": self.period.sample((batch_size,), generator),
             "outputscale": self.outputscale.sample((batch_size,), generator),
         }
 
-    def __call__(self, x1, x2, params):
+    def __call__(self, x1: torch.Tensor, x2: torch.Tensor, params: Params) -> torch.Tensor:
         p = params["period"].to(x1.dtype)[:, None, None, None]
         diff = x1[:, :, None, :] - x2[:, None, :, :]  # (B, N, M, d)
         s = torch.sin(math.pi * diff / p).square().sum(-1)
         ls2 = params["lengthscale"].to(x1.dtype).square()[:, None, None]
         return params["outputscale"].to(x1.dtype)[:, None, None] * torch.exp(-2 * s / ls2)
 
-    def variance(self, x, params):
+    def variance(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return params["outputscale"].to(x.dtype)[:, None].expand(x.shape[:2])
 
 
@@ -145,10 +145,10 @@ class Linear(Kernel):
         self.outputscale = as_hyperprior(outputscale, "outputscale")
         self.offset = check_real(offset, "offset")
 
-    def sample_params(self, batch_size, num_features, generator):
+    def sample_params(self, batch_size: int, num_features: int, generator: torch.Generator) -> Params:
         return {"outputscale": self.outputscale.sample((batch_size,), generator)}
 
-    def __call__(self, x1, x2, params):
+    def __call__(self, x1: torch.Tensor, x2: torch.Tensor, params: Params) -> torch.Tensor:
         a, b = x1 - self.offset, x2 - self.offset
         return params["outputscale"].to(x1.dtype)[:, None, None] * (a @ b.transpose(1, 2))
 
@@ -160,23 +160,24 @@ class _Combination(Kernel):
             raise ValueError(f"kernels must be a non-empty list of Kernel objects (priors.kernels), got {kernels!r}")
         self.kernels = kernels
 
-    def sample_params(self, batch_size, num_features, generator):
+    def sample_params(self, batch_size: int, num_features: int, generator: torch.Generator) -> Params:
         return {"parts": [k.sample_params(batch_size, num_features, generator) for k in self.kernels]}
 
-    def _hyperpriors(self):
+    def _hyperpriors(self) -> list[Hyperprior]:
         return [h for k in self.kernels for h in k._hyperpriors()]
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {"kernel": type(self).__name__, "kernels": [k.describe() for k in self.kernels]}
 
 
 class Sum(_Combination):
-    def __call__(self, x1, x2, params):
-        return sum(k(x1, x2, p) for k, p in zip(self.kernels, params["parts"], strict=True))
+    def __call__(self, x1: torch.Tensor, x2: torch.Tensor, params: Params) -> torch.Tensor:
+        parts = [k(x1, x2, p) for k, p in zip(self.kernels, params["parts"], strict=True)]
+        return cast(torch.Tensor, sum(parts))
 
 
 class Product(_Combination):
-    def __call__(self, x1, x2, params):
+    def __call__(self, x1: torch.Tensor, x2: torch.Tensor, params: Params) -> torch.Tensor:
         out = self.kernels[0](x1, x2, params["parts"][0])
         for k, p in zip(self.kernels[1:], params["parts"][1:], strict=True):
             out = out * k(x1, x2, p)

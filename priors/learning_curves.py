@@ -96,7 +96,8 @@ class LearningCurvePrior(Prior):
 
     Args:
         families: curve families to combine (default: LC-PFN's pow3, ilog2, janoschek).
-        noise_log_mean, noise_log_std: ``ln sigma ~ N(noise_log_mean, noise_log_std^2)``.
+        noise_log_mean: mean of ``ln sigma``, the log of a curve's noise standard deviation.
+        noise_log_std: standard deviation of ``ln sigma``: ``ln sigma ~ N(noise_log_mean, noise_log_std^2)``.
         weights: "uniform" draws each family's weight from U(0, 1) independently (LC-PFN);
             "dirichlet" draws weights that sum to one (Dirichlet(1, ..., 1)), which keeps
             combinations of many families inside [0, 1].
@@ -107,6 +108,8 @@ class LearningCurvePrior(Prior):
 
     max_features = 1
     samples_on_any_device = True
+    #: a curve's points are epochs in order: the context is its observed prefix, the queries its future
+    sequential = True
 
     def __init__(
         self,
@@ -171,7 +174,7 @@ class LearningCurvePrior(Prior):
         )
         return torch.cat(accepted), log_sigma.exp()
 
-    def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
+    def _sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
         clean, sigma = self.sample_curves(batch_size, num_points, generator)
         noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=torch.float64)
         y = clean + sigma[:, None] * noise

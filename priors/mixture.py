@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from priors.base import Batch, Prior, as_prior, samples_on_any_device
+from priors.base import Batch, Prior, as_prior, describe_prior, samples_on_any_device
 from priors.checks import check_option, is_real
 
 
@@ -21,7 +21,7 @@ class MixturePrior(Prior):
             (useful when components differ in cost or shape conventions).
     """
 
-    def __init__(self, priors: list, weights: list[float] | None = None, per: str = "dataset"):
+    def __init__(self, priors: list[Any], weights: list[float] | None = None, per: str = "dataset"):
         if isinstance(priors, (str, bytes)) or not isinstance(priors, Iterable) or not list(priors):
             raise ValueError(f"priors must be a non-empty list of priors, got {priors!r}")
         self.priors = []
@@ -40,11 +40,8 @@ class MixturePrior(Prior):
         self.per = check_option(per, "per", ("dataset", "batch"))
         self.weights = w / w.sum()
         self.max_features = min(getattr(p, "max_features", 1) for p in self.priors)
-
-    @property
-    def samples_on_any_device(self) -> bool:
-        """True when every component samples on the generator's device."""
-        return all(samples_on_any_device(p) for p in self.priors)
+        #: True when every component samples on the generator's device
+        self.samples_on_any_device = all(samples_on_any_device(p) for p in self.priors)
 
     def sample_components(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """The component index of each dataset, (B,)."""
@@ -52,19 +49,21 @@ class MixturePrior(Prior):
         idx = torch.multinomial(self.weights.to(generator.device), n, replacement=True, generator=generator)
         return idx.expand(batch_size) if self.per == "batch" else idx
 
-    def _sample(self, batch_size, num_points, num_features, generator) -> Batch:
+    def _sample(self, batch_size: int, num_points: int, num_features: int, generator: torch.Generator) -> Batch:
         comp = self.sample_components(batch_size, generator).cpu()
-        x = y = None
+        x: torch.Tensor | None = None
+        y: torch.Tensor | None = None
         for k, prior in enumerate(self.priors):
             rows = (comp == k).nonzero().squeeze(-1)
             if rows.numel() == 0:
                 continue
             part = prior.sample(rows.numel(), num_points, num_features, generator)
-            if x is None:
+            if x is None or y is None:
                 x = part.x.new_zeros(batch_size, num_points, num_features)
                 y = part.y.new_zeros(batch_size, num_points)
             rows = rows.to(part.x.device)
             x[rows], y[rows] = part.x, part.y
+        assert x is not None and y is not None  # every dataset was drawn from some component
         return Batch(x=x, y=y)
 
     def describe(self) -> dict[str, Any]:
@@ -72,7 +71,6 @@ class MixturePrior(Prior):
             "name": "MixturePrior",
             "per": self.per,
             "components": [
-                {"weight": float(w), **(p.describe() if hasattr(p, "describe") else {"name": type(p).__name__})}
-                for w, p in zip(self.weights, self.priors, strict=True)
+                {"weight": float(w), **describe_prior(p)} for w, p in zip(self.weights, self.priors, strict=True)
             ],
         }

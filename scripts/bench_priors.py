@@ -19,6 +19,7 @@ from results import write_results
 
 from pfn.configs import compose_train_config
 from pfn.model.bar_distribution import BarDistribution
+from pfn.training.module import instantiate_module
 
 EXPERIMENTS = ["gp_1d", "gp_hyper", "bnn", "lc"]
 
@@ -41,7 +42,9 @@ def bench(experiment: str, repeats: int) -> tuple[int, int, float, float]:
     batches = iter(stream)
     sample = median_seconds(lambda: next(batches), repeats, 10)
 
-    module = instantiate(cfg.model, output=BarDistribution.from_samples(dm.sample_batch(256).y, cfg.model.net.num_bins))
+    module = instantiate_module(
+        cfg.model, output=BarDistribution.from_samples(dm.sample_batch(256).y, cfg.model.net.num_bins)
+    )
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
     fixed = [next(batches) for _ in range(8)]
     k = iter(range(10**9))

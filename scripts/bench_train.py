@@ -32,6 +32,7 @@ from results import write_results
 from pfn.configs import compose_train_config
 from pfn.data.datamodule import PriorDataModule
 from pfn.model.bar_distribution import BarDistribution
+from pfn.training.module import instantiate_module
 
 PHASES = ("sample", "forward", "backward", "optimizer")
 PRECISIONS = {"32-true": torch.float32, "bf16-mixed": torch.bfloat16}
@@ -90,7 +91,7 @@ def measure(cfg, steps: int, device: str = "cpu", precision: str = "32-true") ->
     device = torch.device(device)
     dm = instantiate(cfg.data)
     output = BarDistribution.from_samples(dm.sample_batch(256).y, cfg.model.net.num_bins)
-    module = instantiate(cfg.model, output=output).to(device)
+    module = instantiate_module(cfg.model, output=output).to(device)
     module.setup("fit")  # compiles the transformer when model.compile=true
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
     stream = batches(dm, device)

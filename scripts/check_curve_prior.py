@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from results import write_results
 
-from pfn.evaluation.evaluate import experiment_prior
+from pfn.configs import experiment_prior
 
 
 def summary(curves: np.ndarray) -> list[str]:

@@ -36,8 +36,9 @@ def commit() -> str:
     """The current commit (short), with "+changes" when the working tree differs from it."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True)  # fmt: skip
+        # the result files themselves do not change what is measured
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/results"],
+                               cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     except OSError:
         return "unknown"
     if sha.returncode:

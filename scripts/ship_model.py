@@ -15,6 +15,9 @@ from pathlib import Path
 import pfn
 from pfn.checkpoint import load_checkpoint, save_checkpoint
 from pfn.evaluation.evaluate import evaluate, prior_of
+from pfn.evaluation.reference import FITTED_GP
+from pfn.training.export import stored_metadata
+from priors.base import is_sequential
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,27 +34,21 @@ def main() -> None:
 
     net, output, config = load_checkpoint(args.checkpoint)
     predictor = pfn.load(args.checkpoint)
-    report = evaluate(predictor, prior_of(predictor, args.experiment), args.context_sizes, args.datasets)
+    prior = prior_of(predictor, args.experiment)
+    report = evaluate(predictor, prior, args.context_sizes, args.datasets)
     sizes = [r.num_context for r in report.rows]
-    rows = [
-        {"num_context": r.num_context, "nll": round(r.nll, 5), "nll_stderr": round(r.nll_stderr, 5),
-         "gap": None if r.gap is None else round(r.gap, 5),
-         "gap_stderr": None if r.gap_stderr is None else round(r.gap_stderr, 5),
-         "coverage": {f"{lv:.2f}": round(c, 4) for lv, c in r.coverage.items()}}
-        for r in report.rows
-    ]  # fmt: skip
-    evaluation = {**report.summary(), "rows": rows, "experiment": args.experiment,
+    evaluation = {**report.summary(), "rows": report.row_records(), "experiment": args.experiment,
                   "command": f"pfn evaluate {args.name} --datasets {args.datasets} --context-sizes "
                              + " ".join(map(str, sizes))}  # fmt: skip
-    training = {**config["training"], "experiment": args.experiment}
+    metadata = stored_metadata(config, experiment=args.experiment)
     out = ROOT / "pretrained" / f"{args.name}.safetensors"
-    save_checkpoint(out, net, output, prior=config["prior"], normalization=config["normalization"],
-                    training=training, domain=config.get("domain"), evaluation=evaluation)  # fmt: skip
+    save_checkpoint(out, net, output, **metadata, evaluation=evaluation)
     params = sum(p.numel() for p in net.parameters())
-    t = training
+    t = metadata["training"]
     norm = config["normalization"]
-    sequential = config["prior"].get("name") == "LearningCurvePrior"
-    held_out = "every point of a curve after its context is held out" if sequential else "50 held-out points each"
+    held_out = (
+        "every point of a curve after its context is held out" if is_sequential(prior) else "50 held-out points each"
+    )
     output_desc = (
         f"categorical over {output.num_classes} classes"
         if hasattr(output, "num_classes")
@@ -60,7 +57,7 @@ def main() -> None:
     reference_note = (
         "; GP ML-II is a Matern-5/2 ARD GP fitted to each context by maximum marginal likelihood, from 2 points"
         " on, and a negative gap means the PFN is better"
-        if report.reference == "GP ML-II"
+        if report.reference == FITTED_GP
         else ""
     )
     units = f"{norm.get('units', 'prior')} (normalisation x: {norm['x']}, y: {norm['y']})"

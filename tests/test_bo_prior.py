@@ -283,7 +283,7 @@ def test_standardised_targets_have_near_gaussian_mass():
 def test_experiment_config_and_zero_padded_stream():
     cfg = compose_train_config("bo", ["paths.output_dir=."])
     assert cfg.data.num_points == 250 and cfg.data.max_context == 200 and cfg.data.num_features == 8
-    assert cfg.data.min_features == 1 and cfg.model.output.tails == "pareto"
+    assert cfg.data.min_features == 1 and cfg.model.bins.tails == "pareto"
     assert cfg.model.normalization.x == cfg.model.normalization.y == "standardize"
     prior = instantiate(cfg.prior)
     assert isinstance(prior, BOPrior) and prior.max_features == 8

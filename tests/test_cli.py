@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from pfn.cli import main as cli_main
-from pfn.evaluation.evaluate import context_sizes_for, prior_of
+from pfn.evaluation.evaluate import prior_of
+from pfn.evaluation.scoring import context_sizes_for
 from pfn.inference.predictor import load
 
 

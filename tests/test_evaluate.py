@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,12 +10,14 @@ import pytest
 import torch
 
 import pfn
+import pfn.evaluation
 from pfn.checkpoint import save_checkpoint
 from pfn.cli import main as cli_main
-from pfn.configs import check_experiment, experiment_names, shipped_experiments
-from pfn.evaluation.evaluate import LEVELS, context_sizes_for, evaluate, experiment_prior, prior_of
+from pfn.configs import check_experiment, experiment_names, experiment_prior, shipped_experiments
+from pfn.evaluation.evaluate import evaluate, prior_of
+from pfn.evaluation.scoring import LEVELS, context_sizes_for
 from pfn.model import BarDistribution, PFNTransformer
-from priors import GPPrior
+from priors import GPPrior, Prior
 
 
 def untrained_gp_model(tmp_path):
@@ -90,6 +93,29 @@ def test_models_without_an_exact_posterior_are_compared_with_the_fitted_gp(tmp_p
     # the untrained model predicts the marginal; the GP fitted to 10 points is much better
     assert report.rows[1].gap > 0.3 and report.summary()["reference_context_sizes"] == [10]
     assert "| 1 |" in report.to_markdown() and "— | — |" in report.to_markdown()
+
+
+class DeclaredGP(Prior):
+    """A user's prior: GP datasets, with the exact posterior declared under a name of its own."""
+
+    exact_posterior = "my exact posterior"
+
+    def _sample(self, batch_size, num_points, num_features, generator):
+        return GPPrior().sample(batch_size, num_points, num_features, generator)
+
+    def posterior_predictive(self, x_train, y_train, x_test):
+        return GPPrior().posterior_predictive(x_train, y_train, x_test)
+
+
+def test_evaluation_asks_the_prior_for_its_reference_and_imports_no_prior_class(tmp_path):
+    predictor, gp = untrained_gp_model(tmp_path)
+    declared = evaluate(predictor, DeclaredGP(), [0, 5], num_datasets=8, num_queries=5)
+    exact = evaluate(predictor, gp, [0, 5], num_datasets=8, num_queries=5)
+    assert declared.reference == "my exact posterior" and exact.reference == "exact GP"
+    assert [r.gap for r in declared.rows] == [r.gap for r in exact.rows]
+    for path in Path(pfn.evaluation.__file__).parent.glob("*.py"):
+        imported = re.findall(r"^\s*(?:from|import) (priors\S*)", path.read_text(), flags=re.MULTILINE)
+        assert set(imported) <= {"priors.base"}, (path.name, imported)
 
 
 # -- which configs evaluation may compose ----------------------------------------------------------------

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import pfn
 from pfn.checkpoint import save_checkpoint
 from pfn.cli import evaluate_parser
-from pfn.evaluation.evaluate import check_counts, context_sizes_for
+from pfn.evaluation.scoring import check_counts, context_sizes_for
 from pfn.model import BarDistribution, PFNTransformer
 from priors import Batch, BNNClassificationPrior, BNNPrior, FunctionPrior, GPPrior, LearningCurvePrior, MixturePrior
 from priors.bnn import ACTIVATIONS

@@ -168,6 +168,41 @@ def test_choice_frequencies_match_weights():
         assert abs(freq - p) < 5 * math.sqrt(p * (1 - p) / 30_000)
 
 
+@pytest.mark.parametrize(
+    "name,input_range,sequential,exact",
+    [("gp_fixed", (0.0, 1.0), False, "exact GP"), ("gp_hyper_sum", None, False, None), ("bnn", None, False, None),
+     ("bnn_argmax", None, False, None), ("lc", (0.0, 1.0), True, None), ("mixture", None, False, None),
+     ("function", None, False, None)],
+)  # fmt: skip
+def test_what_each_prior_declares_about_itself(name, input_range, sequential, exact):
+    """The input domain (recorded in checkpoints), whether datasets are sequences, and the exact reference."""
+    from priors.base import exact_posterior, is_sequential
+    from priors.base import input_range as declared_range
+
+    prior = PRIORS[name]()
+    assert declared_range(prior) == input_range and is_sequential(prior) is sequential
+    assert exact_posterior(prior) == exact
+
+
+@pytest.mark.parametrize("prior_class", [GPPrior, BNNPrior, BNNClassificationPrior])
+def test_inputs_follow_x_distribution_and_its_declared_range(prior_class):
+    """GP and BNN priors share one input sampler: uniform inputs lie in the declared [0, 1], normal ones do not."""
+    uniform = prior_class(x_distribution="uniform", max_features=2)
+    normal = prior_class(x_distribution="normal", max_features=2)
+    assert uniform.input_range == (0.0, 1.0) and normal.input_range is None
+    u = uniform.sample(64, 50, 2, torch.Generator().manual_seed(0)).x
+    z = normal.sample(64, 50, 2, torch.Generator().manual_seed(0)).x
+    assert u.min() >= 0 and u.max() <= 1 and abs(u.mean() - 0.5) < 0.02
+    assert z.min() < 0 and abs(z.mean()) < 0.03 and abs(z.std() - 1) < 0.03
+    with pytest.raises(ValueError, match=r"x_distribution must be one of \['normal', 'uniform'\]"):
+        prior_class(x_distribution="laplace")
+
+
+def test_a_prior_without_an_exact_posterior_says_so():
+    with pytest.raises(NotImplementedError, match="BNNPrior has no exact posterior"):
+        BNNPrior().posterior_predictive(torch.zeros(1, 2, 1), torch.zeros(1, 2), torch.zeros(1, 3, 1))
+
+
 def test_exact_posterior_refuses_hyperpriors():
     with pytest.raises(ValueError, match="fixed hyperparameters"):
         GPPrior(RBF(LogNormal(0, 1))).posterior_predictive(torch.rand(1, 3, 1), torch.rand(1, 3), torch.rand(1, 2, 1))

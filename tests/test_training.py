@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 import pfn
-from pfn.training.train import train
-from priors import GPPrior
+from pfn.checkpoint import load_checkpoint, save_checkpoint
+from pfn.configs import compose_train_config, shipped_experiments
+from pfn.model import BarDistribution, Normalization, PFNTransformer
+from pfn.model.categorical import Categorical
+from pfn.training.export import model_metadata, stored_metadata
+from pfn.training.train import build_module, train
+from priors import BNNPrior, GPPrior
 
 TINY = [
     "model.net.d_model=64", "model.net.n_layers=2", "model.net.n_heads=4", "model.net.d_ff=128",
@@ -23,11 +27,9 @@ TINY = [
 ]  # fmt: skip
 
 
-def compose_cfg(output_dir: Path, *overrides: str):
-    with initialize_config_module("pfn.configs", version_base="1.3"):
-        return compose(
-            "train", overrides=["experiment=gp_1d", "logger=csv", *TINY, f"paths.output_dir={output_dir}", *overrides]
-        )
+def compose_cfg(output_dir: Path, *overrides: str, experiment: str = "gp_1d"):
+    """The tiny `pfn train experiment=...` config of the tests, writing into ``output_dir``."""
+    return compose_train_config(experiment, ["logger=csv", *TINY, f"paths.output_dir={output_dir}", *overrides])
 
 
 @pytest.mark.slow
@@ -94,14 +96,42 @@ def test_fresh_run_refuses_to_mix_with_an_earlier_runs_checkpoints(tmp_path):
 
 
 def test_every_experiment_config_composes_and_builds(tmp_path):
-    for exp in sorted(p.stem for p in Path(pfn.__file__).parent.joinpath("configs", "experiment").glob("*.yaml")):
-        with initialize_config_module("pfn.configs", version_base="1.3"):
-            cfg = compose("train", overrides=[f"experiment={exp}", f"paths.output_dir={tmp_path}"])
+    assert shipped_experiments() == sorted(
+        p.stem for p in Path(pfn.__file__).parent.joinpath("configs", "experiment").glob("*.yaml")
+    )
+    for exp in shipped_experiments():
+        cfg = compose_train_config(exp, [f"paths.output_dir={tmp_path}", "data.num_points=40", "data.max_context=30"])
         dm = instantiate(cfg.data)
         batch = next(iter(dm.train_dataloader()))
         assert batch["x"].shape == (cfg.data.batch_size, cfg.data.num_points, cfg.data.num_features)
-        net = instantiate(cfg.model.net)
-        assert net.num_features == cfg.data.num_features
+        module = build_module(cfg.model, dm)
+        assert module.net.num_features == cfg.data.num_features
+        assert "bins" not in module.hparams and "output" not in module.hparams  # settings, not module arguments
+        if isinstance(module.output, BarDistribution):
+            assert module.output.tails == cfg.model.bins.tails and module.output.num_bins == cfg.model.net.num_bins
+        else:
+            assert isinstance(module.output, Categorical) and module.output.num_classes == cfg.prior.num_classes
+
+
+def test_a_config_written_before_model_bins_still_sets_the_tails(tmp_path):
+    """`model.output.tails` (the key's name before it became `model.bins.tails`) is read as `model.bins`."""
+    cfg = compose_cfg(tmp_path, "data.num_points=40", "data.max_context=30", "+model.output.tails=pareto")
+    assert build_module(cfg.model, instantiate(cfg.data)).output.tails == "pareto"
+
+
+def test_checkpoint_metadata_is_built_in_one_place_and_written_again_unchanged(tmp_path):
+    """The export's description of a model (prior, normalisation, domain, run) is read back by
+    `stored_metadata` to write the model again (as scripts/ship_model.py does), changing only what it is told."""
+    net = PFNTransformer(1, 20, d_model=16, n_layers=1, n_heads=2, d_ff=32)
+    bar = BarDistribution.from_samples(torch.randn(1000, generator=torch.Generator().manual_seed(0)), 20)
+    metadata = model_metadata(GPPrior(), Normalization(x="standardize", y="standardize"), {"steps": 3})
+    assert metadata["domain"] == {"x": (0.0, 1.0)}
+    assert model_metadata(BNNPrior(), Normalization(), {})["domain"] == {"x": None}  # normal inputs: unbounded
+    config = load_checkpoint(save_checkpoint(tmp_path / "a.safetensors", net, bar, **metadata))[2]
+    again = stored_metadata(config, experiment="gp_1d")
+    assert again["training"] == {"steps": 3, "experiment": "gp_1d"} and again["domain"] == {"x": [0.0, 1.0]}
+    shipped = load_checkpoint(save_checkpoint(tmp_path / "b.safetensors", net, bar, **again))[2]
+    assert {k: shipped[k] for k in again} == again
 
 
 @pytest.mark.slow
@@ -110,8 +140,9 @@ def test_classification_run_beats_the_majority_class(tmp_path):
     beats always guessing the context's most frequent class on held-out prior data."""
     from priors import BNNClassificationPrior
 
-    path = train(compose_cfg(tmp_path, "experiment=bnn_classification", "trainer.max_steps=300", "model.lr=2e-3",
-                             "data.num_features=2", "data.min_features=2", "model.net.num_bins=3"))  # fmt: skip
+    overrides = ["trainer.max_steps=300", "model.lr=2e-3", "data.num_features=2", "data.min_features=2",
+                 "model.net.num_bins=3"]  # fmt: skip
+    path = train(compose_cfg(tmp_path, *overrides, experiment="bnn_classification"))
     predictor = pfn.load(path)
     assert predictor.is_classifier and predictor.config["output"] == {"kind": "categorical", "num_classes": 3}
     prior = BNNClassificationPrior(num_classes=3, max_features=2, x_distribution="normal")

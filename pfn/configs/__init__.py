@@ -13,7 +13,12 @@ import os
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from priors.base import SamplesBatches
 
 #: the package that holds the shipped configs (Hydra's config module)
 CONFIG_MODULE = "pfn.configs"
@@ -31,7 +36,7 @@ def shipped_experiments() -> list[str]:
     return _experiment_files(resources.files(CONFIG_MODULE) / "experiment")
 
 
-def _config_dir(config_dir: str | os.PathLike | None) -> Path | None:
+def _config_dir(config_dir: str | os.PathLike[str] | None) -> Path | None:
     if config_dir is None:
         return None
     path = Path(config_dir).expanduser().resolve()
@@ -40,13 +45,13 @@ def _config_dir(config_dir: str | os.PathLike | None) -> Path | None:
     return path
 
 
-def experiment_names(config_dir: str | os.PathLike | None = None) -> list[str]:
+def experiment_names(config_dir: str | os.PathLike[str] | None = None) -> list[str]:
     """The experiments that may be composed: the shipped ones, plus ``config_dir/experiment/*.yaml``."""
     extra = _config_dir(config_dir)
     return sorted(set(shipped_experiments()) | set(_experiment_files(extra / "experiment") if extra else []))
 
 
-def check_experiment(experiment: Any, config_dir: str | os.PathLike | None = None) -> str:
+def check_experiment(experiment: Any, config_dir: str | os.PathLike[str] | None = None) -> str:
     """``experiment`` when it names an experiment of :func:`experiment_names`; a ``ValueError`` otherwise.
 
     Only whole file names from those folders pass, so nothing like ``../../elsewhere/evil`` can
@@ -66,8 +71,8 @@ def check_experiment(experiment: Any, config_dir: str | os.PathLike | None = Non
 def compose_train_config(
     experiment: str | None,
     overrides: Sequence[str] = (),
-    config_dir: str | os.PathLike | None = None,
-):
+    config_dir: str | os.PathLike[str] | None = None,
+) -> DictConfig:
     """The `pfn train` config of a checked ``experiment`` (None: the defaults), with Hydra ``overrides``.
 
     ``config_dir`` adds a folder of the user's own configs to the search path (as `pfn train
@@ -85,7 +90,7 @@ def compose_train_config(
         return compose("train", overrides=[*search, *head, "paths.output_dir=.", *overrides])
 
 
-def experiment_prior(experiment: str, config_dir: str | os.PathLike | None = None):
+def experiment_prior(experiment: str, config_dir: str | os.PathLike[str] | None = None) -> SamplesBatches:
     """The prior of a checked experiment config (``pfn train experiment=NAME``), instantiated."""
     from hydra.utils import instantiate
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import torch
@@ -28,6 +28,10 @@ from pfn.curves.checks import (
 from pfn.curves.models import DEFAULT_MODEL, _grid, _model, max_points
 from pfn.inference.predictive import PosteriorPredictive
 from pfn.inference.predictor import Predictor
+from pfn.types import ArrayLike
+
+if TYPE_CHECKING:  # annotations only: no runtime dependency on typing_extensions
+    from typing_extensions import Unpack
 
 #: points of the model's std integration grid (trapezoid rule over the censored cdf)
 _STD_GRID = 1025
@@ -53,10 +57,10 @@ class CurveForecast:
     def _u_range(self) -> tuple[float, float]:
         return (0.0 if self._closed[0] else -np.inf), (1.0 if self._closed[1] else np.inf)
 
-    def _v(self, u: Any) -> np.ndarray:
+    def _v(self, u: ArrayLike) -> np.ndarray:
         return self._loc + self._sign * self._span * np.asarray(u, dtype=np.float64)
 
-    def _u_of(self, v: Any, name: str) -> np.ndarray:
+    def _u_of(self, v: ArrayLike, name: str) -> np.ndarray:
         try:
             arr = np.asarray(v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v)
         except (TypeError, ValueError) as err:
@@ -162,12 +166,12 @@ class CurveForecast:
             raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
         return self.quantile(0.5 - lv / 2), self.quantile(0.5 + lv / 2)
 
-    def cdf(self, v: Any) -> np.ndarray:
+    def cdf(self, v: ArrayLike) -> np.ndarray:
         """P(value <= v) at each epoch; ``v`` a number (±inf allowed) or one per epoch."""
         u = self._u_of(v, "v")
         return self._cdf_u(u) if self._sign > 0 else 1 - self._cdf_u(u, left=True)
 
-    def log_prob(self, v: Any) -> np.ndarray:
+    def log_prob(self, v: ArrayLike) -> np.ndarray:
         """Log density of ``v`` at each epoch (the continuous part; -inf beyond a closed bound)."""
         u = self._u_of(v, "v")
         a, b = self._u_range
@@ -175,7 +179,7 @@ class CurveForecast:
         lp = np.asarray(self._u.log_prob(np.where(inside, u, 0.5)), dtype=np.float64) - np.log(self._span)
         return np.where(inside, lp, -np.inf)
 
-    def probability_better_than(self, v: Any) -> np.ndarray:
+    def probability_better_than(self, v: ArrayLike) -> np.ndarray:
         """P(the value is strictly better than ``v``) at each epoch, in the curve's direction."""
         return 1 - self._cdf_u(self._u_of(v, "v"))
 
@@ -192,7 +196,7 @@ def _value_map(values: np.ndarray, direction: str, bounds: Bounds) -> tuple[floa
     return (lo, hi - lo, 1.0) if direction == "maximize" else (hi, hi - lo, -1.0)
 
 
-def gets_steadily_worse(values: Any, direction: str = "maximize", bounds: Bounds = (0.0, 1.0)) -> bool:
+def gets_steadily_worse(values: ArrayLike, direction: str = "maximize", bounds: Bounds = (0.0, 1.0)) -> bool:
     """True when a curve keeps getting worse in ``direction``, which a rising-curve model cannot describe.
 
     At least 5 values, at least 80% of the steps worse, and over 5% of the range (``bounds``, an
@@ -210,8 +214,8 @@ class _CurveMap:
     """Maps one curve's values and budgets into the model's space (arguments already type-checked)."""
 
     def __init__(
-        self, values: np.ndarray, epochs: Any, max_epochs: Any, direction: str, bounds: Bounds, budget_scale: str,
-        grid: int, name: str,
+        self, values: np.ndarray, epochs: ArrayLike | None, max_epochs: ArrayLike | None, direction: str,
+        bounds: Bounds, budget_scale: str, grid: int, name: str,
     ):  # fmt: skip
         of = "" if name == "values" else f" of {name}"
         epochs = np.arange(1.0, len(values) + 1) if epochs is None else _numbers(epochs, f"epochs{of}")
@@ -254,7 +258,7 @@ class _CurveMap:
         self.first, self.last, self.grid, self.scale = float(epochs[0]), last, grid, budget_scale
         self.x = self.position(epochs)
 
-    def position(self, epochs: Any) -> np.ndarray:
+    def position(self, epochs: ArrayLike) -> np.ndarray:
         """Model input: the first budget at 1/grid, max_epochs at 1 (one grid step is 1/grid)."""
         e = np.asarray(epochs, dtype=np.float64)
         if self.last == self.first:
@@ -274,7 +278,7 @@ class _CurveMap:
             return self.first * (self.last / self.first) ** (-1 / (self.grid - 1))
         return self.first - (self.last - self.first) / (self.grid - 1)
 
-    def future(self, future_epochs: Any, name: str) -> np.ndarray:
+    def future(self, future_epochs: ArrayLike | None, name: str) -> np.ndarray:
         """Checked budgets to forecast (default: max_epochs)."""
         if future_epochs is None:
             return np.array([self.last])
@@ -291,7 +295,7 @@ class _CurveMap:
         return f
 
 
-def _per_curve(arg: Any, n: int, name: str, sequence_per_curve: bool) -> list:
+def _per_curve(arg: Any, n: int, name: str, sequence_per_curve: bool) -> list[Any]:
     """``arg`` repeated for n curves, or checked to hold one entry per curve.
 
     With ``sequence_per_curve`` (epochs, future_epochs) a flat sequence of numbers belongs to a
@@ -315,10 +319,10 @@ def _per_curve(arg: Any, n: int, name: str, sequence_per_curve: bool) -> list:
 
 
 def extrapolate(
-    values: Any,
-    epochs: Any = None,
-    future_epochs: Any = None,
-    max_epochs: Any = None,
+    values: ArrayLike,
+    epochs: ArrayLike | None = None,
+    future_epochs: ArrayLike | None = None,
+    max_epochs: ArrayLike | None = None,
     *,
     direction: str = "maximize",
     bounds: Bounds = (0.0, 1.0),
@@ -372,7 +376,7 @@ def extrapolate(
     groups: dict[tuple[int, int], list[int]] = {}
     for i in range(n):
         groups.setdefault((len(curves[i]), len(futures[i])), []).append(i)
-    out: list[CurveForecast | None] = [None] * n
+    out: dict[int, CurveForecast] = {}
     for idx in groups.values():
         x = np.stack([maps[i].x for i in idx])[..., None]
         u = np.stack([maps[i].u for i in idx])
@@ -382,15 +386,15 @@ def extrapolate(
         for row, i in enumerate(idx):
             sub = PosteriorPredictive(pred.logits[row], pred.bar, pred.loc[row], pred.scale[row], numpy=True)
             out[i] = CurveForecast(futures[i], sub, maps[i].loc, maps[i].span, maps[i].sign, maps[i].closed)
-    return out[0] if single else out  # type: ignore[return-value]
+    return out[0] if single else [out[i] for i in range(n)]
 
 
 def probability_of_beating(
-    values: Any,
+    values: ArrayLike,
     best: float,
-    max_epochs: Any,
+    max_epochs: ArrayLike,
     *,
-    epochs: Any = None,
+    epochs: ArrayLike | None = None,
     direction: str = "maximize",
     bounds: Bounds = (0.0, 1.0),
     budget_scale: str = "linear",
@@ -411,35 +415,33 @@ def probability_of_beating(
     return np.array([float(f.probability_better_than(best_value)[-1]) for f in forecasts])
 
 
+class CurveOptions(TypedDict, total=False):
+    """Keyword arguments shared by :func:`probability_of_beating` and :func:`should_stop` (see :func:`extrapolate`)."""
+
+    epochs: ArrayLike | None
+    direction: str
+    bounds: Bounds
+    budget_scale: str
+    model: str | os.PathLike | Predictor
+
+
 def should_stop(
-    values: Any,
-    best: float,
-    max_epochs: Any,
-    threshold: float = 0.05,
-    *,
-    epochs: Any = None,
-    direction: str = "maximize",
-    bounds: Bounds = (0.0, 1.0),
-    budget_scale: str = "linear",
-    model: str | os.PathLike | Predictor = DEFAULT_MODEL,
+    values: ArrayLike, best: float, max_epochs: ArrayLike, threshold: float = 0.05, **options: Unpack[CurveOptions]
 ) -> bool | np.ndarray:
     """Stop a run when its chance of finishing better than ``best`` is below ``threshold``.
 
     Returns True when ``probability_of_beating(values, best, max_epochs) < threshold``; so a
     larger threshold stops more runs (the rule is monotone in it), 0 never stops, and 1 stops
-    every run that is not certain to win. The other arguments are those of :func:`extrapolate`.
+    every run that is not certain to win. The keyword arguments (``epochs``, ``direction``, ``bounds``,
+    ``budget_scale``, ``model``) are those of :func:`extrapolate`.
     """
     limit = _check_threshold(threshold)
-    p = probability_of_beating(
-        values, best, max_epochs, epochs=epochs, direction=direction, bounds=bounds,
-        budget_scale=budget_scale, model=model,
-    )  # fmt: skip
-    stop = np.asarray(p) < limit
+    stop = np.asarray(probability_of_beating(values, best, max_epochs, **options)) < limit
     return bool(stop) if stop.ndim == 0 else stop
 
 
 def thin(
-    values: Any, epochs: Any = None, *, max_points: int, budget_scale: str = "linear"
+    values: ArrayLike, epochs: ArrayLike | None = None, *, max_points: int, budget_scale: str = "linear"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Reduce one curve to at most ``max_points`` observations, keeping its first and last.
 

@@ -30,7 +30,6 @@ class PriorDataModule(L.LightningDataModule):
         batch_size: datasets per step and rank.
         num_points: points per dataset (context + queries).
         num_features: input dimension of the model.
-        min_features: fewest active features per step; the rest are zero (default: all).
         max_context: largest context size trained on; per step the context size is
             uniform on [min_context, max_context].
         min_context: smallest context size (0 trains the prior predictive too).

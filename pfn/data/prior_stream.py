@@ -58,8 +58,8 @@ class PriorStream(IterableDataset):
         batch_size: datasets per batch (per rank).
         num_points: points per dataset, context plus queries.
         num_features: input dimension d of the model.
-        min_features: fewest active features per step (default: all of them).
-        min_context, max_context: range of the per-step context size (max < num_points).
+        min_context: smallest per-step context size.
+        max_context: largest per-step context size (below num_points).
         seed: the global seed.
         stream: separates independent streams (training, validation) under one seed.
         rank: this process's rank; its data differs from every other rank's.

@@ -16,7 +16,7 @@ import torch
 from pfn.model.normalization import context_location_scale
 
 
-def _matern52(x1: torch.Tensor, x2: torch.Tensor, lengthscale: torch.Tensor, outputscale: torch.Tensor):
+def _matern52(x1: torch.Tensor, x2: torch.Tensor, lengthscale: torch.Tensor, outputscale: torch.Tensor) -> torch.Tensor:
     """(B, n, d) x (B, m, d) -> (B, n, m); lengthscale (B, d), outputscale (B,)."""
     diff = x1[:, :, None, :] / lengthscale[:, None, None, :] - x2[:, None, :, :] / lengthscale[:, None, None, :]
     r = torch.sqrt(diff.square().sum(-1) + 1e-12)  # the offset keeps the gradient finite at r = 0

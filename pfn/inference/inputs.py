@@ -29,7 +29,7 @@ def real_tensor(value: Any, name: str) -> torch.Tensor:
             raise ValueError(f"{name} must be real-valued, got a complex tensor ({t.dtype})")
         if not (t.is_floating_point() or t.dtype in _REAL_TORCH_DTYPES):
             raise ValueError(f"{name} must be numeric, got a tensor of {t.dtype}")
-        return t.to("cpu", torch.float64)
+        return t.to("cpu", torch.float64).contiguous()  # row-major like the NumPy path: same sums, same results
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as err:  # ragged nesting, unconvertible objects

@@ -26,9 +26,8 @@ import torch
 from pfn.inference.inputs import real_tensor
 from pfn.inference.memory import CHUNK_ELEMENTS, memory_guard
 from pfn.model.bar_distribution import BarDistribution
+from pfn.types import Array, ArrayLike
 
-ArrayLike = np.ndarray | torch.Tensor | float | Sequence[float]
-Output = np.ndarray | torch.Tensor
 #: |z| beyond which a normalised threshold is treated as infinitely far from every bin
 _FAR = 1e300
 
@@ -70,7 +69,8 @@ class DecodedLogits:
     Args:
         decode: returns the logits (..., stop - start, K) of a range of queries.
         shape: the shape of all the logits, (..., m, K).
-        dtype, device: those of the decoded logits.
+        dtype: the dtype of the decoded logits.
+        device: the device of the decoded logits.
         step: queries per decoded chunk.
     """
 
@@ -109,7 +109,8 @@ class PosteriorPredictive:
     Args:
         logits: per-bin logits (..., m, K), or a :class:`DecodedLogits` that recomputes them.
         bar: the bar distribution over normalised targets z.
-        loc, scale: the map to the user's units, y = loc + scale * z; broadcastable to (..., m).
+        loc: the shift of the map to the user's units, y = loc + scale * z; broadcastable to (..., m).
+        scale: the scale of that map; broadcastable to (..., m).
         numpy: return NumPy arrays (else torch tensors).
     """
 
@@ -149,7 +150,7 @@ class PosteriorPredictive:
             f"(statistics are computed {self._logits.step} queries at a time)"
         )
 
-    def _out(self, t: torch.Tensor) -> Output:
+    def _out(self, t: torch.Tensor) -> Array:
         return t.detach().cpu().numpy() if self._numpy else t
 
     def _wide64(self, t: torch.Tensor) -> torch.Tensor:
@@ -200,30 +201,30 @@ class PosteriorPredictive:
 
     # -- location and spread -----------------------------------------------------------------
     @property
-    def mean(self) -> Output:
+    def mean(self) -> Array:
         """Predictive mean."""
         return self._out(self._y(self._mean_variance_z()[0]))
 
     @property
-    def variance(self) -> Output:
+    def variance(self) -> Array:
         """Predictive variance."""
         return self._out(self._mean_variance_z()[1] * self.scale**2)
 
     @property
-    def std(self) -> Output:
+    def std(self) -> Array:
         """Predictive standard deviation."""
         return self._out(self._mean_variance_z()[1].sqrt() * self.scale)
 
     @property
-    def median(self) -> Output:
+    def median(self) -> Array:
         return self.quantile(0.5)
 
     @property
-    def mode(self) -> Output:
+    def mode(self) -> Array:
         """Location of the highest predictive density."""
         return self._out(self._y(self._reduce("modes", self.bar.mode)))
 
-    def quantile(self, q: float | Sequence[float]) -> Output:
+    def quantile(self, q: float | Sequence[float]) -> Array:
         """Quantile(s) at level(s) ``q`` in (0, 1); a sequence of levels (possibly empty) adds a last axis."""
         levels = real_tensor(q, "q")
         if levels.ndim > 1:
@@ -241,7 +242,7 @@ class PosteriorPredictive:
         out = self.loc.unsqueeze(-1) + self.scale.unsqueeze(-1) * z
         return self._out(out[..., 0] if scalar else out)
 
-    def interval(self, level: float = 0.9) -> tuple[Output, Output]:
+    def interval(self, level: float = 0.9) -> tuple[Array, Array]:
         """Central interval holding ``level`` of the predictive mass: (lower, upper)."""
         lv = real_tensor(level, "level")
         if lv.ndim or not 0 < float(lv) < 1:
@@ -250,22 +251,22 @@ class PosteriorPredictive:
         return bounds[..., 0], bounds[..., 1]
 
     # -- densities -----------------------------------------------------------------------------
-    def cdf(self, y: ArrayLike) -> Output:
+    def cdf(self, y: ArrayLike) -> Array:
         """P(Y <= y) at each query; y may be -inf (0) or +inf (1)."""
         z = self._z(y, "y", allow_inf=True)
         return self._out(self._reduce("the cdf", lambda lg, zc: self.bar.cdf(self._wide64(lg), zc), z))
 
-    def log_prob(self, y: ArrayLike) -> Output:
+    def log_prob(self, y: ArrayLike) -> Array:
         """Log predictive density of ``y`` at each query (in the units of y); -inf at y = +-inf."""
         z = self._z(y, "y", allow_inf=True)
         log_density = self._reduce("log densities", lambda lg, zc: self.bar.log_prob(self._wide64(lg), zc), z)
         return self._out(log_density - self.scale.log())
 
-    def entropy(self) -> Output:
+    def entropy(self) -> Array:
         """Differential entropy of each predictive (in the units of y)."""
         return self._out(self._wide64(self._reduce("entropies", self.bar.entropy)) + self.scale.log())
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Output:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Array:
         """``n`` draws from each predictive: shape (n, *queries)."""
         n = _positive_int(n, "n")
         if generator is not None and generator.device != self._wide:
@@ -274,7 +275,7 @@ class PosteriorPredictive:
         return self._out(self._y(draws))
 
     # -- Bayesian optimisation -----------------------------------------------------------------
-    def expected_improvement(self, best: ArrayLike, maximize: bool = True) -> Output:
+    def expected_improvement(self, best: ArrayLike, maximize: bool = True) -> Array:
         """E[max(Y - best, 0)] (maximize) or E[max(best - Y, 0)] (minimize), exact for the bar distribution.
 
         Both directions integrate only the improving side, so there is no cancellation: ``best`` far
@@ -295,12 +296,12 @@ class PosteriorPredictive:
             ei = torch.where(far, limit, ei)
         return self._out(ei)
 
-    def probability_of_improvement(self, best: ArrayLike, maximize: bool = True) -> Output:
+    def probability_of_improvement(self, best: ArrayLike, maximize: bool = True) -> Array:
         """P(Y > best) (maximize) or P(Y < best) (minimize)."""
         below = self.cdf(best)
         return 1 - below if maximize else below
 
-    def upper_confidence_bound(self, beta: float = 2.0, maximize: bool = True) -> Output:
+    def upper_confidence_bound(self, beta: float = 2.0, maximize: bool = True) -> Array:
         """mean + beta * std (maximize) or mean - beta * std, the optimistic bound for minimising."""
         if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta >= 0:
             raise ValueError(f"beta must be a non-negative number, got {beta!r}")
@@ -316,7 +317,7 @@ class ClassPredictive:
         self.logits = logits
         self._numpy = numpy
 
-    def _out(self, t: torch.Tensor) -> Output:
+    def _out(self, t: torch.Tensor) -> Array:
         return t.detach().cpu().numpy() if self._numpy else t
 
     @property
@@ -324,16 +325,16 @@ class ClassPredictive:
         return self.logits.shape[-1]
 
     @property
-    def probs(self) -> Output:
+    def probs(self) -> Array:
         """Class probabilities, summing to one over the last axis."""
         return self._out(torch.softmax(self.logits, dim=-1))
 
     @property
-    def mode(self) -> Output:
+    def mode(self) -> Array:
         """The most probable class at each query."""
         return self._out(self.logits.argmax(-1))
 
-    def log_prob(self, y: ArrayLike) -> Output:
+    def log_prob(self, y: ArrayLike) -> Array:
         """Log probability of class labels ``y`` at each query."""
         t = real_tensor(y, "y").to(self.logits.device)
         if t.ndim and tuple(t.shape) != tuple(self.logits.shape[:-1]):
@@ -343,12 +344,12 @@ class ClassPredictive:
             raise ValueError(f"y must hold class labels 0 .. {self.num_classes - 1}")
         return self._out(torch.log_softmax(self.logits, -1).gather(-1, t.long().unsqueeze(-1)).squeeze(-1))
 
-    def entropy(self) -> Output:
+    def entropy(self) -> Array:
         """Entropy of each predictive, in nats."""
         log_p = torch.log_softmax(self.logits, -1)
         return self._out(-(log_p.exp() * log_p).sum(-1))
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Output:
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Array:
         """``n`` labels drawn from each predictive: shape (n, *queries)."""
         n = _positive_int(n, "n")
         p = torch.softmax(self.logits.double(), -1).reshape(-1, self.num_classes)

@@ -18,11 +18,12 @@ from pfn.model.bar_distribution import BarDistribution
 from pfn.model.categorical import Categorical
 from pfn.model.normalization import ContextStatistics, Normalization
 from pfn.model.transformer import KVCache, PFNTransformer
+from pfn.types import ArrayLike
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
 
-def _as_tensor(value: Any, name: str) -> torch.Tensor:
+def _as_tensor(value: ArrayLike, name: str) -> torch.Tensor:
     """A finite float64 CPU tensor: inputs are standardised in float64 and only then cast for the network."""
     t = real_tensor(value, name)
     if not torch.isfinite(t).all():
@@ -114,7 +115,7 @@ class Predictor:
             )
 
     # -- conditioning and prediction ----------------------------------------------------------
-    def _context(self, x_train: Any, y_train: Any) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    def _context(self, x_train: ArrayLike, y_train: ArrayLike) -> tuple[torch.Tensor, torch.Tensor, bool]:
         xt, yt = _as_tensor(x_train, "x_train"), _as_tensor(y_train, "y_train")
         given_shape = tuple(xt.shape)
         batched = xt.ndim == 3
@@ -134,8 +135,9 @@ class Predictor:
                 f"y_train must have one value per row of x_train: expected shape {tuple(xt.shape[:2])} "
                 f"(after adding the batch axis), got {tuple(yt.shape)}"
             )
-        if self.is_classifier and ((yt != yt.round()) | (yt < 0) | (yt >= self.output.num_classes)).any():
-            raise ValueError(f"y_train must hold class labels 0 .. {self.output.num_classes - 1} for this classifier")
+        classes = self.output.num_classes if isinstance(self.output, Categorical) else None
+        if classes is not None and ((yt != yt.round()) | (yt < 0) | (yt >= classes)).any():
+            raise ValueError(f"y_train must hold class labels 0 .. {classes - 1} for this classifier")
         if self.max_context is not None and xt.shape[1] > self.max_context:
             warnings.warn(
                 f"x_train has {xt.shape[1]} points but the model was trained on at most {self.max_context}; "
@@ -146,7 +148,7 @@ class Predictor:
         return xt, yt, batched
 
     @torch.inference_mode()
-    def condition(self, x_train: Any, y_train: Any) -> ConditionedPredictor:
+    def condition(self, x_train: ArrayLike, y_train: ArrayLike) -> ConditionedPredictor:
         """Encode the observed data once; the result answers any number of query batches.
 
         Args:
@@ -167,7 +169,9 @@ class Predictor:
                 cache = self.net.encode_context(x_ctx, y_ctx)
         return ConditionedPredictor(self, cache, stats, xt.shape[-1], batched, numpy)
 
-    def predict(self, x_train: Any, y_train: Any, x_test: Any) -> PosteriorPredictive | ClassPredictive:
+    def predict(
+        self, x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike
+    ) -> PosteriorPredictive | ClassPredictive:
         """Posterior predictive at ``x_test`` given the observed ``(x_train, y_train)``, in one pass.
 
         Args:
@@ -204,7 +208,7 @@ class ConditionedPredictor:
         self.num_features, self.batched, self._numpy = d, batched, numpy
         self.num_datasets = cache[0][0].shape[0]
 
-    def _queries(self, x_test: Any) -> torch.Tensor:
+    def _queries(self, x_test: ArrayLike) -> torch.Tensor:
         xq = _as_tensor(x_test, "x_test")
         given_shape = tuple(xq.shape)
         if not self.batched:
@@ -227,7 +231,7 @@ class ConditionedPredictor:
             return p.chunk_size
         n_ctx = self.cache[0][0].shape[2]
         heads = self.cache[0][0].shape[1]
-        per_query = max(1, self.num_datasets) * max(heads * n_ctx, p.net.blocks[0].mlp[0].out_features, p.net.num_bins)
+        per_query = max(1, self.num_datasets) * max(heads * n_ctx, p.net.config()["d_ff"], p.net.num_bins)
         return max(1, min(m, CHUNK_ELEMENTS // per_query))
 
     def _decode(self, xq: torch.Tensor, start: int, stop: int) -> torch.Tensor:
@@ -237,7 +241,7 @@ class ConditionedPredictor:
             return p.net.decode(self.cache, xq[:, start:stop]).to(p._logits_dtype)
 
     @torch.inference_mode()
-    def predict(self, x_test: Any) -> PosteriorPredictive | ClassPredictive:
+    def predict(self, x_test: ArrayLike) -> PosteriorPredictive | ClassPredictive:
         """Posterior predictive at ``x_test``: (m,) or (m, d), or (b, m, d) for a batch.
 
         Up to about ``STORED_ELEMENTS`` logits (16k queries of a 1000-bin model) are computed here and

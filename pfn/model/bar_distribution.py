@@ -27,6 +27,8 @@ class BarDistribution(nn.Module):
         tails: "half_normal" or "pareto", the shape of both tails.
     """
 
+    borders: torch.Tensor  # a buffer: registered in __init__, so it moves with .to() and is saved
+
     def __init__(self, borders: torch.Tensor, tails: str = "half_normal"):
         super().__init__()
         borders = torch.as_tensor(borders, dtype=torch.float32).flatten()

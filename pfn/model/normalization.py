@@ -83,7 +83,9 @@ class ContextStatistics:
     y_scale: torch.Tensor
 
     def x(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.x_loc is None else compress_outliers((x - self.x_loc) / self.x_scale)
+        if self.x_loc is None or self.x_scale is None:  # fitted together: both or neither
+            return x
+        return compress_outliers((x - self.x_loc) / self.x_scale)
 
     def y(self, y: torch.Tensor) -> torch.Tensor:
         return (y - self.y_loc) / self.y_scale

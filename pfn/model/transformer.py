@@ -14,6 +14,9 @@ Because only the context feeds keys and values, the model runs in two stages:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,6 +60,11 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
 
+    @property
+    def d_ff(self) -> int:
+        """Width of the MLP's hidden layer."""
+        return cast(nn.Linear, self.mlp[0]).out_features
+
     def context_keys_values(self, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.attn.keys_values(self.ln1(ctx))
 
@@ -71,7 +79,10 @@ class PFNTransformer(nn.Module):
     Args:
         num_features: input dimension d.
         num_bins: number of output logits (bins of the bar distribution).
-        d_model, n_layers, n_heads, d_ff: transformer width, depth, heads, MLP width.
+        d_model: transformer width.
+        n_layers: depth (number of blocks).
+        n_heads: attention heads per block.
+        d_ff: width of each block's MLP.
     """
 
     def __init__(
@@ -97,16 +108,21 @@ class PFNTransformer(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
+    @property
+    def _layers(self) -> Sequence[Block]:
+        """The blocks, typed (indexing or iterating an ``nn.ModuleList`` gives plain modules)."""
+        return cast(Sequence[Block], self.blocks)
+
     def config(self) -> dict[str, int]:
         """Constructor arguments, enough to rebuild this architecture."""
-        blk = self.blocks[0]
+        blk = self._layers[0]
         return {
             "num_features": self.num_features,
             "num_bins": self.num_bins,
             "d_model": self.x_encoder.out_features,
             "n_layers": len(self.blocks),
             "n_heads": blk.attn.n_heads,
-            "d_ff": blk.mlp[0].out_features,
+            "d_ff": blk.d_ff,
         }
 
     def encode_context(self, x: torch.Tensor, y: torch.Tensor) -> KVCache:
@@ -115,7 +131,7 @@ class PFNTransformer(nn.Module):
         empty = self.empty_token.expand(ctx.shape[0], 1, -1)
         ctx = torch.cat([empty, ctx], dim=1)  # (B, n+1, D)
         cache: KVCache = []
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(self._layers):
             k, v = block.context_keys_values(ctx)
             cache.append((k, v))
             if i < len(self.blocks) - 1:  # the last layer's context output is never read
@@ -125,7 +141,7 @@ class PFNTransformer(nn.Module):
     def decode(self, cache: KVCache, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, m, num_bins) for query inputs x (B, m, d), given an encoded context."""
         h = self.x_encoder(x)  # (B, m, D)
-        for block, (k, v) in zip(self.blocks, cache, strict=True):
+        for block, (k, v) in zip(self._layers, cache, strict=True):
             h = block(h, k, v)
         return self.head(self.ln_f(h))
 

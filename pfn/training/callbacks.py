@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.types import STEP_OUTPUT
 
 log = logging.getLogger(__name__)
 
@@ -15,16 +17,25 @@ log = logging.getLogger(__name__)
 class DatasetThroughput(L.Callback):
     """Logs training throughput: datasets per second and tokens (points) per second."""
 
-    def __init__(self, every_n_steps: int = 50):
+    def __init__(self, every_n_steps: int = 50) -> None:
         self.every_n_steps = every_n_steps
         self._t0: float | None = None
         self._datasets = self._tokens = 0
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: dict[str, Any], batch_idx: int
+    ) -> None:
         if self._t0 is None:
             self._t0 = time.perf_counter()
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: STEP_OUTPUT,
+        batch: dict[str, Any],
+        batch_idx: int,
+    ) -> None:
         b, n = batch["y"].shape
         self._datasets += b
         self._tokens += b * n
@@ -43,7 +54,7 @@ class CheckpointOnSigterm(L.Callback):
     rank; this callback then writes the checkpoint where ``ModelCheckpoint`` keeps ``last.ckpt``.
     """
 
-    def __init__(self, dirpath: str):
+    def __init__(self, dirpath: str) -> None:
         self.dirpath = Path(dirpath)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:

@@ -18,12 +18,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     (or a resumed run) sees the old checkpoint or the new one, never a partial file.
     Loading uses ``weights_only=True``: no code runs from a checkpoint."""
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
         atomic_write(Path(path), checkpoint)
 
-    def load_checkpoint(self, path, map_location: Any = lambda storage, loc: storage, weights_only: bool = True):
+    def load_checkpoint(
+        self, path: str | Path, map_location: Any = lambda storage, loc: storage, weights_only: bool | None = True
+    ) -> dict[str, Any]:
         return super().load_checkpoint(path, map_location=map_location, weights_only=True)
 
 

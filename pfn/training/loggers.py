@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from lightning.pytorch.loggers import WandbLogger
 
 
 def wandb_logger(
-    save_dir: str, project: str = "pfn", name: str | None = None, offline: bool | None = None, **kwargs
+    save_dir: str, project: str = "pfn", name: str | None = None, offline: bool | None = None, **kwargs: Any
 ) -> WandbLogger:
     """A :class:`WandbLogger`, offline unless ``offline=False``, ``WANDB_MODE=online``
     or a ``WANDB_API_KEY`` in the environment says the user wants online runs.

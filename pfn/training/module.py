@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import lightning as L
 import torch
+from hydra.utils import instantiate
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
+from omegaconf import DictConfig, OmegaConf
 
 from pfn.model.bar_distribution import BarDistribution
 from pfn.model.categorical import Categorical
@@ -58,7 +62,7 @@ class PFNModule(L.LightningModule):
         min_lr_ratio: float = 0.0,
         compile: bool = False,
         compile_backend: str = "inductor",
-    ):
+    ) -> None:
         super().__init__()
         if net.num_bins != output.num_bins:
             raise ValueError(f"net predicts {net.num_bins} logits but the output distribution needs {output.num_bins}")
@@ -70,35 +74,56 @@ class PFNModule(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         """Compiles the transformer before training when ``compile`` is set."""
-        if self.hparams.compile and stage == "fit":
+        if self.hparams["compile"] and stage == "fit":
             # Context and query counts change every step: compile for dynamic shapes from the start.
-            self.net.compile(backend=self.hparams.compile_backend, dynamic=True)
+            self.net.compile(backend=self.hparams["compile_backend"], dynamic=True)
 
-    def _nll(self, batch: dict) -> torch.Tensor:
+    def _nll(self, batch: dict[str, Any]) -> torch.Tensor:
         x, y, n = batch["x"], batch["y"], int(batch["num_context"])
         x_ctx, y_ctx, x_qry, y_loc, y_scale = self.normalization.apply(x[:, :n], y[:, :n], x[:, n:])
         logits = self.net(x_ctx, y_ctx, x_qry)  # (B, N-n, K)
         return self.output.nll(logits.float(), (y[:, n:] - y_loc) / y_scale).mean()
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self._nll(batch)
         self.log("train/nll", loss, prog_bar=True, sync_dist=True, batch_size=batch["y"].shape[0])
         return loss
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self.log("val/nll", self._nll(batch), prog_bar=True, sync_dist=True, batch_size=batch["y"].shape[0])
 
-    def configure_optimizers(self):
-        decay, no_decay = [], []
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
+        """AdamW (weight decay on weight matrices only) with a per-step warm-up and cosine schedule."""
+        decay: list[torch.nn.Parameter] = []
+        no_decay: list[torch.nn.Parameter] = []
         for p in self.net.parameters():
             (decay if p.ndim >= 2 else no_decay).append(p)
         hp = self.hparams
-        groups = [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas))
+        groups = [{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW(groups, lr=hp["lr"], betas=tuple(hp["betas"]))
         total = self.trainer.max_steps
         if total is None or total < 1:
             raise ValueError("set trainer.max_steps: the learning-rate schedule needs the run length")
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: warmup_cosine(s, hp.warmup_steps, total, hp.min_lr_ratio)
+            optimizer, lambda s: warmup_cosine(s, hp["warmup_steps"], total, hp["min_lr_ratio"])
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+#: keys of a model config (``cfg.model``) that are not :class:`PFNModule` arguments: the output bins' settings
+#: (:func:`pfn.model.bins.fit_output`)
+NOT_MODULE_ARGUMENTS = ("bins",)
+
+
+def instantiate_module(model: DictConfig, **objects: Any) -> PFNModule:
+    """The :class:`PFNModule` a model config (``cfg.model``) describes, with ``objects`` (the output
+    distribution; the normalisation, when already built) in place of what the config says of them.
+
+    Args:
+        model: the model config, interpolations resolved against the config it belongs to.
+        **objects: :class:`PFNModule` arguments built already, such as ``output`` (always needed).
+    """
+    arguments = OmegaConf.to_container(model, resolve=True)
+    assert isinstance(arguments, dict)
+    spec = {key: value for key, value in arguments.items() if key not in NOT_MODULE_ARGUMENTS}
+    return instantiate(spec, **objects)

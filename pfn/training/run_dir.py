@@ -5,18 +5,21 @@
   so a second run with the same name fails at once, naming the directory and the holder.
 - :func:`resolve_ckpt_path`: what ``ckpt_path`` means, and a fresh run never mixes with (or silently
   replaces) an earlier run's checkpoints or exported model unless ``overwrite=true``.
+- :func:`interrupted`: a run stopped by SIGTERM says where it stopped and how to resume it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import socket
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO, Any
 
 import torch
 
@@ -44,6 +47,19 @@ class MissingCheckpointError(RunRefused, FileNotFoundError):
 
 class NotACheckpointError(RunRefused, ValueError):
     """``ckpt_path`` names a file that is not a Lightning training checkpoint."""
+
+
+class TrainingInterrupted(Exception):
+    """Training was stopped by SIGTERM before ``trainer.max_steps``; no model was exported.
+
+    Attributes:
+        step: the optimizer steps done.
+        checkpoint: the ``last.ckpt`` to resume from (None when the run saves no checkpoints).
+    """
+
+    def __init__(self, message: str, step: int, checkpoint: Path | None):
+        super().__init__(message)
+        self.step, self.checkpoint = step, checkpoint
 
 
 def owns_run(environ: Mapping[str, str] = os.environ) -> bool:
@@ -76,7 +92,7 @@ class RunLock:
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
         self.path = self.directory / LOCK_NAME
-        self._file = None
+        self._file: IO[str] | None = None
 
     def acquire(self) -> RunLock:
         import fcntl
@@ -112,7 +128,7 @@ class RunLock:
     def __enter__(self) -> RunLock:
         return self.acquire()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 
@@ -178,3 +194,27 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path, overwrite: bool, 
         shutil.rmtree(ckpt_dir)
     model.unlink(missing_ok=True)
     return ckpt_path
+
+
+def resume_command() -> str:
+    """The command that resumes this run: its overrides with ``ckpt_path=last`` (and no ``overwrite``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return "pfn train <the same overrides> ckpt_path=last"
+    overrides = HydraConfig.get().overrides
+    given = [o for o in overrides.hydra if not o.startswith("hydra.mode=")] + list(overrides.task)
+    kept = [shlex.quote(o) for o in given if not o.lstrip("+~").startswith(("ckpt_path=", "overwrite="))]
+    return " ".join(["pfn", "train", *kept, "ckpt_path=last"])
+
+
+def interrupted(step: int, output_dir: Path) -> TrainingInterrupted:
+    """The :class:`TrainingInterrupted` of a run in ``output_dir`` stopped by SIGTERM at ``step``: it names
+    the ``last.ckpt`` saved and the command that resumes from it, or says that nothing can be resumed."""
+    last = output_dir / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        state: dict[str, Any] = torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+        how = f"{last} holds step {state.get('global_step')}; resume with: {resume_command()}"
+        return TrainingInterrupted(f"training stopped by SIGTERM at step {step}, no model exported; {how}", step, last)
+    how = "no checkpoint was saved (the checkpoint callbacks are off), so the run cannot be resumed"
+    return TrainingInterrupted(f"training stopped by SIGTERM at step {step}, no model exported; {how}", step, None)

@@ -88,8 +88,8 @@ MUTANTS = [
     dict(
         name="should_stop_never_stops",
         file="pfn/curves/forecast.py",
-        old="stop = np.asarray(p) < limit",
-        new="stop = np.asarray(p) < 0 * limit",
+        old="stop = np.asarray(probability_of_beating(values, best, max_epochs, **options)) < limit",
+        new="stop = np.asarray(probability_of_beating(values, best, max_epochs, **options)) < 0 * limit",
         tests=CURVES,
     ),
     # -- the pruner ---------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ MUTANTS = [
     dict(
         name="sigterm_not_reported",  # SIGTERM ends training like a finished run that exports nothing
         file="pfn/training/train.py",
-        old="        raise _interrupted(trainer, output_dir) from stop",
+        old="        raise interrupted(trainer.global_step, output_dir) from stop",
         new="        raise",
         tests=[RUNS, "-k", "sigterm"],
     ),
@@ -64,7 +64,7 @@ MUTANTS = [
     ),
     dict(
         name="evaluate_negative_context_sizes_accepted",
-        file="pfn/evaluation/evaluate.py",
+        file="pfn/evaluation/scoring.py",
         old="    bad = [n for n in sizes if not _is_int(n) or not low <= n <= top]",
         new="    bad = [n for n in sizes if not _is_int(n) or not n <= top]",
         tests=["tests/test_evaluate.py", "tests/test_prior_properties.py", "-k", "outside or accepts_exactly"],
@@ -85,7 +85,7 @@ MUTANTS = [
     ),
     dict(
         name="default_context_sizes_not_clipped",  # `pfn evaluate lc` fails with the defaults
-        file="pfn/evaluation/evaluate.py",
+        file="pfn/evaluation/scoring.py",
         old="        return sorted({int(min(max(n, low), top)) for n in CONTEXT_SIZES})",
         new="        return list(CONTEXT_SIZES)",
         tests=["tests/test_evaluate.py", "-k", "default_context_sizes"],
