@@ -6,6 +6,7 @@ with ``x`` (B, N, d) and ``y`` (B, N); a plain function with that signature work
 
 from priors.base import Batch, FunctionPrior, Prior, SamplesBatches, as_prior
 from priors.bnn import BNNClassificationPrior, BNNPrior
+from priors.bo import BOPrior
 from priors.gp import GaussianPredictive, GPPrior
 from priors.learning_curves import LearningCurvePrior
 from priors.mixture import MixturePrior
@@ -13,6 +14,7 @@ from priors.mixture import MixturePrior
 __all__ = [
     "BNNClassificationPrior",
     "BNNPrior",
+    "BOPrior",
     "Batch",
     "FunctionPrior",
     "GPPrior",
