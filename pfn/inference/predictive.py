@@ -112,6 +112,8 @@ class PosteriorPredictive:
         loc: the shift of the map to the user's units, y = loc + scale * z; broadcastable to (..., m).
         scale: the scale of that map; broadcastable to (..., m).
         numpy: return NumPy arrays (else torch tensors).
+        differentiable: compute every statistic with autograd on, from the whole stored ``logits``
+            (which then carry the graph back to the queries), so the outputs can be differentiated.
     """
 
     def __init__(
@@ -121,7 +123,9 @@ class PosteriorPredictive:
         loc: torch.Tensor,
         scale: torch.Tensor,
         numpy: bool,
+        differentiable: bool = False,
     ):
+        self._differentiable = differentiable
         self._logits = logits if isinstance(logits, DecodedLogits) else StoredLogits(torch.as_tensor(logits))
         device = self._logits.device
         # the float64 side (user units, densities, improvements): Apple's MPS has no float64
@@ -156,12 +160,24 @@ class PosteriorPredictive:
     def _wide64(self, t: torch.Tensor) -> torch.Tensor:
         return t.to(self._wide, torch.float64)
 
-    @torch.no_grad()
     def _reduce(
         self, what: str, fn: Callable[..., torch.Tensor], *per_query: torch.Tensor, dim: int = -1
     ) -> torch.Tensor:
         """Apply ``fn(logits_chunk, *per_query_chunks)`` chunk by chunk and join the results along ``dim``,
-        the query axis of ``fn``'s output. ``per_query`` tensors have the queries' shape (..., m)."""
+        the query axis of ``fn``'s output. ``per_query`` tensors have the queries' shape (..., m).
+        Differentiable predictions apply ``fn`` once to all the stored logits, with autograd on."""
+        if self._differentiable:
+            with (
+                torch.enable_grad(),
+                memory_guard(f"computing {what} for queries of shape {self.shape}", "predict fewer queries per call"),
+            ):
+                return fn(self._logits.full(), *per_query)
+        with torch.no_grad():
+            return self._reduce_chunks(what, fn, *per_query, dim=dim)
+
+    def _reduce_chunks(
+        self, what: str, fn: Callable[..., torch.Tensor], *per_query: torch.Tensor, dim: int = -1
+    ) -> torch.Tensor:
         out: torch.Tensor | None = None
         m = self.shape[-1]
         with memory_guard(f"computing {what} for queries of shape {self.shape}", self._advice()):
@@ -295,6 +311,18 @@ class PosteriorPredictive:
             limit = torch.where(sure, (mean - best_y).abs(), torch.zeros_like(mean))
             ei = torch.where(far, limit, ei)
         return self._out(ei)
+
+    def log_expected_improvement(self, best: ArrayLike, maximize: bool = True) -> Array:
+        """log of :meth:`expected_improvement`, computed in log space (a logsumexp over the bins' excesses,
+        the tails' in closed log form): finite, with useful gradients, far beyond the predictive where
+        the expected improvement itself underflows to 0 -- the acquisition to optimise in that regime."""
+        c = self._z(best, "best").clamp(-_FAR, _FAR)
+
+        def log_gain(logits: torch.Tensor, cc: torch.Tensor) -> torch.Tensor:
+            logits = self._wide64(logits)
+            return self.bar.log_expected_excess(logits, cc) if maximize else self.bar.log_expected_shortfall(logits, cc)
+
+        return self._out(self._reduce("log expected improvements", log_gain, c) + self.scale.log())
 
     def probability_of_improvement(self, best: ArrayLike, maximize: bool = True) -> Array:
         """P(Y > best) (maximize) or P(Y < best) (minimize)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import numbers
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -170,7 +172,7 @@ class Predictor:
         return ConditionedPredictor(self, cache, stats, xt.shape[-1], batched, numpy)
 
     def predict(
-        self, x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike
+        self, x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, differentiable: bool = False
     ) -> PosteriorPredictive | ClassPredictive:
         """Posterior predictive at ``x_test`` given the observed ``(x_train, y_train)``, in one pass.
 
@@ -178,12 +180,14 @@ class Predictor:
             x_train: (n,) or (n, d) for one dataset, or (b, n, d) for a batch; n may be 0.
             y_train: (n,) or (b, n).
             x_test: (m,) or (m, d), or (b, m, d).
+            differentiable: make every statistic differentiable with respect to ``x_test``, a torch
+                tensor (see :meth:`ConditionedPredictor.predict`).
 
         Returns:
             The predictive distribution of y at each test point (class probabilities for a
             classifier). NumPy in, NumPy out.
         """
-        return self.condition(x_train, y_train).predict(x_test)
+        return self.condition(x_train, y_train).predict(x_test, differentiable=differentiable)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype == torch.bfloat16:
@@ -207,6 +211,7 @@ class ConditionedPredictor:
         self.predictor, self.cache, self.stats = predictor, cache, stats
         self.num_features, self.batched, self._numpy = d, batched, numpy
         self.num_datasets = cache[0][0].shape[0]
+        self._grad_copy: tuple[KVCache, ContextStatistics] | None = None
 
     def _queries(self, x_test: ArrayLike) -> torch.Tensor:
         xq = _as_tensor(x_test, "x_test")
@@ -240,14 +245,78 @@ class ConditionedPredictor:
         with torch.inference_mode(), p._autocast():
             return p.net.decode(self.cache, xq[:, start:stop]).to(p._logits_dtype)
 
-    @torch.inference_mode()
-    def predict(self, x_test: ArrayLike) -> PosteriorPredictive | ClassPredictive:
+    def predict(self, x_test: ArrayLike, differentiable: bool = False) -> PosteriorPredictive | ClassPredictive:
         """Posterior predictive at ``x_test``: (m,) or (m, d), or (b, m, d) for a batch.
 
         Up to about ``STORED_ELEMENTS`` logits (16k queries of a 1000-bin model) are computed here and
         kept; for more queries, each statistic decodes the queries again, chunk by chunk, so memory
         stays bounded however many queries are asked for.
+
+        With ``differentiable=True``, ``x_test`` must be a torch tensor: the queries' forward pass runs
+        with autograd on (the context stays encoded without it), the logits are kept, and every
+        statistic is a torch tensor carrying the graph back to ``x_test`` (e.g. to optimise an
+        acquisition function by gradient ascent). At most ``STORED_ELEMENTS`` logits per call.
         """
+        if differentiable:
+            return self._predict_differentiable(x_test)
+        return self._predict(x_test)
+
+    def _grad_context(self) -> tuple[KVCache, ContextStatistics]:
+        """The cache and statistics as ordinary tensors (they were made under inference mode, and
+        autograd cannot save inference tensors for the backward pass); copied once, then remembered."""
+        if self._grad_copy is None:
+            with torch.inference_mode(False), torch.no_grad():
+                cache = [(keys.clone(), values.clone()) for keys, values in self.cache]
+                st = self.stats
+                stats = dataclasses.replace(
+                    st,
+                    x_loc=None if st.x_loc is None else st.x_loc.clone(),
+                    x_scale=None if st.x_scale is None else st.x_scale.clone(),
+                    y_loc=st.y_loc.clone(),
+                    y_scale=st.y_scale.clone(),
+                )
+            self._grad_copy = (cache, stats)
+        return self._grad_copy
+
+    def _predict_differentiable(self, x_test: ArrayLike) -> PosteriorPredictive | ClassPredictive:
+        if not isinstance(x_test, torch.Tensor):
+            raise ValueError(
+                f"x_test must be a torch tensor when differentiable=True (gradients flow back to it), got "
+                f"{type(x_test).__name__}; pass torch.as_tensor(x_test).requires_grad_() instead"
+            )
+        p = self.predictor
+        with torch.inference_mode(False):
+            xq = self._queries(x_test)  # validated, detached
+            b, m = xq.shape[:2]
+            k = p.net.num_bins
+            if not p.is_classifier and b * m * k > STORED_ELEMENTS:
+                raise ValueError(
+                    f"differentiable=True keeps the logits of every query: at most {STORED_ELEMENTS // (b * k)} "
+                    f"queries per call for {b} dataset(s) of this model, got {m}; split x_test into smaller calls"
+                )
+            cache, stats = self._grad_context()
+            step = self._chunk_size(m)
+            with (
+                torch.enable_grad(),
+                memory_guard(
+                    f"predicting {m} differentiable queries for {b} dataset(s) on {p.device}",
+                    "pass fewer queries per call",
+                ),
+            ):
+                xg = x_test.to("cpu", torch.float64).reshape(xq.shape)  # differentiable, unlike xq
+                xg = _pad(stats.x(xg), p.num_features).to(p.device, p._net_dtype)
+                with p._autocast(), _frozen(p.net):  # gradients flow to the queries, never into the weights
+                    parts = [p.net.decode(cache, xg[:, i : i + step]) for i in range(0, m, step)]
+                    logits = (torch.cat(parts, dim=1) if parts else p.net.decode(cache, xg)).to(p._logits_dtype)
+        loc, scale = stats.y_loc, stats.y_scale
+        if not self.batched:
+            logits, loc, scale = logits[0], loc[0], scale[0]
+        if isinstance(p.output, Categorical):
+            return ClassPredictive(logits, False)
+        return PosteriorPredictive(logits, p.output, loc, scale, False, differentiable=True)
+
+    @torch.inference_mode()
+    def _predict(self, x_test: ArrayLike) -> PosteriorPredictive | ClassPredictive:
         p = self.predictor
         xq = self._queries(x_test)
         b, m = xq.shape[:2]
@@ -269,6 +338,19 @@ class ConditionedPredictor:
             assert isinstance(logits, torch.Tensor)  # class logits are few: always stored
             return ClassPredictive(logits, self._numpy)
         return PosteriorPredictive(logits, p.output, loc, scale, self._numpy)
+
+
+@contextlib.contextmanager
+def _frozen(net: torch.nn.Module) -> Iterator[None]:
+    """Parameters that build no graph inside the block (and are trainable again after it)."""
+    trainable = [w for w in net.parameters() if w.requires_grad]
+    try:
+        for w in trainable:
+            w.requires_grad_(False)
+        yield
+    finally:
+        for w in trainable:
+            w.requires_grad_(True)
 
 
 def _first_dataset(source: DecodedLogits) -> DecodedLogits:

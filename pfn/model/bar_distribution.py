@@ -11,6 +11,8 @@ All methods take ``logits`` of shape (..., K) and broadcast over the leading dim
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -253,3 +255,44 @@ class BarDistribution(nn.Module):
         k = c - b[-2]
         right = torch.where(k > 0, k - right_tail.mean() + right_tail.excess(k.clamp_min(0)), torch.zeros_like(k))
         return uniform[..., 1:-1].sum(-1) + p[..., 0] * left + p[..., -1] * right
+
+    def log_expected_excess(self, logits: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
+        """log E[max(Y - c, 0)], exactly and in log space: a logsumexp over bins of log p_k plus the log
+        of each bin's excess, so it stays finite (with useful gradients) where the excess underflows."""
+        b = self._geometry(logits.dtype)[0]
+        left_tail, right_tail = self._tails(logits.dtype)
+        return _log_excess(torch.log_softmax(logits, dim=-1), b, left_tail, right_tail, c)
+
+    def log_expected_shortfall(self, logits: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
+        """log E[max(c - Y, 0)]: :meth:`log_expected_excess` of -Y over -c (bins and tails mirrored)."""
+        b = self._geometry(logits.dtype)[0]
+        left_tail, right_tail = self._tails(logits.dtype)
+        log_p = torch.log_softmax(logits, dim=-1).flip(-1)
+        return _log_excess(log_p, -b.flip(0), right_tail, left_tail, -torch.as_tensor(c))
+
+
+def _log_excess(
+    log_p: torch.Tensor, b: torch.Tensor, left_tail: Tail, right_tail: Tail, c: torch.Tensor | float
+) -> torch.Tensor:
+    """log E[max(Y - c, 0)] for bin log masses ``log_p`` (..., K) over borders ``b`` with the given tails."""
+    c = torch.as_tensor(c, dtype=log_p.dtype, device=log_p.device).expand(log_p.shape[:-1])
+    tiny = torch.finfo(log_p.dtype).tiny
+    neg_inf = torch.tensor(-math.inf, dtype=log_p.dtype, device=log_p.device)
+    cc = c.unsqueeze(-1)
+    lo, hi = b[1:-2], b[2:-1]
+    w = hi - lo
+    # interior bin [lo, hi], uniform: (mid - c) if c <= lo, (hi - c)^2 / (2 w) if c inside, else nothing
+    below = torch.log(((lo + hi) / 2 - cc).clamp_min(tiny))
+    inside = 2 * torch.log((hi - cc).clamp_min(tiny)) - torch.log(2 * w)
+    uniform = torch.where(cc <= lo, below, torch.where(cc < hi, inside, neg_inf))
+    # right tail, Y = b[-2] + T: E[(T - a)+] with a = c - b[-2]; for a <= 0 that is E[T] - a
+    a = c - b[-2]
+    right = torch.where(
+        a > 0, right_tail.log_excess(a.clamp_min(0)), torch.log((right_tail.mean() - a).clamp_min(tiny))
+    )
+    # left tail, Y = b[1] - T: E[(k - T)+] with k = b[1] - c, which is k - E[T] + E[(T - k)+] for k > 0
+    k = (b[1] - c).clamp_min(0)
+    left_value = k - left_tail.mean() + left_tail.excess(k)
+    left = torch.where((k > 0) & (left_value > 0), torch.log(left_value.clamp_min(tiny)), neg_inf)
+    terms = torch.cat([left.unsqueeze(-1), uniform, right.unsqueeze(-1)], dim=-1)
+    return torch.logsumexp(log_p + terms, dim=-1)

@@ -20,6 +20,7 @@ import math
 import torch
 
 _HALF_NORMAL_MEDIAN = 0.6744897501960817  # Phi^{-1}(0.75): median of |N(0, 1)|
+_MILLS_SWITCH = 40.0  # beyond this u, 1 - u R(u) of the half-normal excess is taken from its asymptotic series
 
 
 class HalfNormalTail:
@@ -50,6 +51,21 @@ class HalfNormalTail:
         """E[max(T - a, 0)] for a >= 0."""
         z = a / self.s
         return self.s * math.sqrt(2 / math.pi) * torch.exp(-0.5 * z**2) - a * torch.erfc(z / math.sqrt(2))
+
+    def log_excess(self, a: torch.Tensor) -> torch.Tensor:
+        """log E[max(T - a, 0)] for a >= 0, finite however far out a lies (up to a / s ~ 1e154).
+
+        With u = a / s the excess is 2 s phi(u) (1 - u R(u)), R(u) = Q(u) / phi(u) the Mills ratio
+        (sqrt(pi / 2) erfcx(u / sqrt(2))); for large u, 1 - u R(u) cancels and its asymptotic series
+        1/u^2 - 3/u^4 + 15/u^6 - 105/u^8 takes over."""
+        u = a / self.s
+        log_phi = -0.5 * u**2 - 0.5 * math.log(2 * math.pi)
+        small = u.clamp_max(_MILLS_SWITCH)
+        near = torch.log1p(-small * math.sqrt(math.pi / 2) * torch.special.erfcx(small / math.sqrt(2)))
+        big = u.clamp_min(_MILLS_SWITCH)
+        inv2 = big**-2
+        far = -2 * big.log() + torch.log1p(inv2 * (-3 + inv2 * (15 - 105 * inv2)))
+        return math.log(2) + self.s.log() + log_phi + torch.where(u > _MILLS_SWITCH, far, near)
 
 
 class ParetoTail:
@@ -83,6 +99,10 @@ class ParetoTail:
     def excess(self, a: torch.Tensor) -> torch.Tensor:
         """E[max(T - a, 0)] for a >= 0: the integral of the survival function above a."""
         return self.s / (self.shape - 1) * torch.pow(1 + a / self.s, 1 - self.shape)
+
+    def log_excess(self, a: torch.Tensor) -> torch.Tensor:
+        """log E[max(T - a, 0)] for a >= 0: log(s / (shape - 1)) + (1 - shape) log(1 + a / s)."""
+        return torch.log(self.s / (self.shape - 1)) + (1 - self.shape) * torch.log1p(a / self.s)
 
 
 TAILS = {cls.name: cls for cls in (HalfNormalTail, ParetoTail)}
