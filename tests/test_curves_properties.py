@@ -28,7 +28,8 @@ from pfn import curves
 
 optuna = pytest.importorskip("optuna")
 
-from pfn.pruners import LearningCurvePruner, PrunerWarning  # noqa: E402
+from pfn.pruners import LearningCurvePruner  # noqa: E402
+from tests.test_pruner import run_study  # noqa: E402
 
 MODEL = curves.load("lc-wide")
 LIMIT = curves.max_points(MODEL)  # 99
@@ -229,22 +230,8 @@ def studies(draw):
 @given(studies())
 def test_the_pruner_never_aborts_a_study(case):
     direction, scripts, pruner_args = case
-    reports: dict[int, int] = {}
-
-    def objective(trial):
-        values = scripts[trial.number]
-        for epoch, v in enumerate(values, start=1):
-            trial.report(v, epoch)
-            reports[trial.number] = epoch
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return values[-1]
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction=direction, pruner=LearningCurvePruner(model=MODEL, **pruner_args))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", PrunerWarning)  # every trial here can be judged
-        study.optimize(objective, n_trials=len(scripts))
+    pruner = LearningCurvePruner(model=MODEL, **pruner_args)
+    study, reports = run_study(scripts, pruner, direction)  # a PrunerWarning fails: every trial here can be judged
     assert len(study.trials) == len(scripts)
     states = [t.state for t in study.trials]
     for t in study.trials:
