@@ -33,7 +33,13 @@ def command_line() -> str:
 
 
 def commit() -> str:
-    """The current commit (short), with "+changes" when the working tree differs from it."""
+    """The current commit (short), with "+changes" when the working tree differs from it.
+
+    A copy of the tree without its git history (a remote GPU machine, say) names its commit in the
+    environment variable ``RESULTS_COMMIT``.
+    """
+    if os.environ.get("RESULTS_COMMIT"):
+        return os.environ["RESULTS_COMMIT"]
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         # the result files themselves do not change what is measured
