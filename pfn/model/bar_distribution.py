@@ -122,15 +122,22 @@ class BarDistribution(nn.Module):
         return torch.where(y == torch.inf, 1.0, out).clamp(0, 1)  # the cumulative sum may round past 1
 
     def icdf(self, logits: torch.Tensor, q: torch.Tensor | float) -> torch.Tensor:
-        """Quantile function: the y with cdf(y) = q, for q in (0, 1)."""
+        """Quantile function: the y with cdf(y) = q, for q in (0, 1) (a number, or one level per distribution)."""
+        q = torch.as_tensor(q, dtype=logits.dtype, device=logits.device).expand(logits.shape[:-1])
+        return self.quantiles(logits, q.unsqueeze(-1)).squeeze(-1)
+
+    def quantiles(self, logits: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        """Quantiles (..., s) of each distribution (..., K) at its own ``levels`` (..., s) in (0, 1): one
+        softmax per distribution however many levels; differentiable in the logits (through the mass
+        below each level's bin and in it), so inverse-cdf draws are reparameterised samples."""
         b, w = self._geometry(logits.dtype)
         p = torch.softmax(logits, dim=-1)
-        q = torch.as_tensor(q, dtype=p.dtype, device=p.device).expand(p.shape[:-1])
         cum = torch.cumsum(p, dim=-1)
-        idx = torch.searchsorted(cum, q.unsqueeze(-1).contiguous()).squeeze(-1).clamp_max(self.num_bins - 1)
-        mass = p.gather(-1, idx.unsqueeze(-1)).squeeze(-1).clamp_min(1e-30)
-        below = cum.gather(-1, idx.unsqueeze(-1)).squeeze(-1) - mass
-        frac = ((q - below) / mass).clamp(0, 1)
+        levels = levels.to(p.dtype).contiguous()
+        idx = torch.searchsorted(cum, levels).clamp_max(self.num_bins - 1)  # the bin of each level
+        mass = p.gather(-1, idx).clamp_min(1e-30)
+        below = cum.gather(-1, idx) - mass
+        frac = ((levels - below) / mass).clamp(0, 1)
         inside = b[idx] + frac * w[idx]
         left_tail, right_tail = self._tails(logits.dtype)
         # the left tail's cdf runs outward from b[1]: q / mass = 1 - F(t), so t = F^{-1}(1 - frac)

@@ -1,6 +1,7 @@
 """Mutants of differentiable predictions and the log expected improvement (see scripts/mutation_check.py)."""
 
 BO = ["tests/test_differentiable.py"]
+FRONT = ["tests/test_bo.py"]
 
 MUTANTS = [
     dict(
@@ -30,5 +31,69 @@ MUTANTS = [
         old="far = -2 * big.log() + torch.log1p(inv2 * (-3 + inv2 * (15 - 105 * inv2)))",
         new="far = -2 * big.log()",
         tests=BO,
+    ),
+    # -- the BO front end (pfn/bo) --
+    dict(
+        name="ascent_descends",
+        file="pfn/bo/acquisition.py",
+        old="(-value.sum()).backward()",
+        new="value.sum().backward()",
+        tests=FRONT,
+    ),
+    dict(
+        name="ascent_forgets_the_best_iterate",
+        file="pfn/bo/acquisition.py",
+        old="best_x[better], best_value[better] = x.detach()[better], value.detach()[better]",
+        new="best_x[better] = x.detach()[better]",
+        tests=FRONT,
+    ),
+    dict(
+        name="suggest_ignores_the_direction",
+        file="pfn/bo/acquisition.py",
+        old="acq = _acquisition_at(acquisition, float(yc.max() if maximize else yc.min()), maximize)",
+        new="acq = _acquisition_at(acquisition, float(yc.max()), maximize)",
+        tests=FRONT,
+    ),
+    dict(
+        name="context_keeps_the_worst_quarter",
+        file="pfn/bo/acquisition.py",
+        old="order = y.argsort(descending=maximize)\n    n_best",
+        new="order = y.argsort(descending=not maximize)\n    n_best",
+        tests=FRONT,
+    ),
+    dict(
+        name="fantasies_not_added",
+        file="pfn/bo/acquisition.py",
+        old="x, y = torch.cat([x, x_new[None]]), torch.cat([y, y_new])",
+        new="pass",
+        tests=FRONT,
+    ),
+    dict(
+        name="sampler_uses_pruned_trials",
+        file="pfn/bo/optuna_sampler.py",
+        old="states=(TrialState.COMPLETE,)",
+        new="states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)",
+        tests=FRONT,
+    ),
+    dict(
+        name="sampler_maximises_a_minimisation",
+        file="pfn/bo/optuna_sampler.py",
+        old="maximize = study.direction == StudyDirection.MAXIMIZE",
+        new="maximize = True",
+        tests=FRONT,
+    ),
+    dict(
+        name="log_parameters_mapped_linearly",
+        file="pfn/bo/optuna_sampler.py",
+        old="        value = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))",
+        new="        value = low + u * (high - low)",
+        tests=FRONT,
+    ),
+    dict(
+        name="discrete_cells_off_by_half",
+        file="pfn/bo/optuna_sampler.py",
+        old="return (round((value - low) / step) + 0.5) / count",
+        new="return round((value - low) / step) / count",
+        tests=FRONT,
     ),
 ]

@@ -1,0 +1,217 @@
+"""The next point to evaluate: maximise an acquisition function of a PFN's posterior over [0, 1]^d.
+
+Random candidates (uniform, plus perturbations of the best observed points) are scored in one pass
+of the fast inference path; the best few start a projected gradient ascent (Adam, clamped to the
+cube) on the differentiable path, all starts in one batch: queries never attend to each other, so
+the gradient of the summed acquisition is each start's own gradient.
+
+The default acquisition is the exact log expected improvement of the bar distribution
+(:meth:`PosteriorPredictive.log_expected_improvement`): finite, with useful gradients, far from the
+incumbent, where expected improvement itself underflows to zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from pfn.inference import ConditionedPredictor, PosteriorPredictive, Predictor
+from pfn.types import Array, ArrayLike
+
+#: the acquisition search's default effort: random candidates, gradient-ascent starts, Adam steps per start
+N_CANDIDATES, N_STARTS, STEPS = 1024, 4, 25
+
+#: an acquisition function: the posterior predictive at m queries -> m values to maximise
+Acquisition = Callable[[PosteriorPredictive], Array]
+
+
+def maximize_acquisition(
+    conditioned: ConditionedPredictor,
+    acquisition: Acquisition,
+    *,
+    n_candidates: int = N_CANDIDATES,
+    n_starts: int = N_STARTS,
+    steps: int = STEPS,
+    lr: float = 0.05,
+    anchors: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, float]:
+    """The point of the unit cube where ``acquisition`` is highest, found by random candidates then
+    multi-start projected gradient ascent.
+
+    Args:
+        conditioned: a predictor conditioned on the observations (one dataset, torch inputs).
+        acquisition: maps the predictive at m points to m values (e.g. ``lambda p: p.log_expected_improvement(b)``).
+        n_candidates: random candidates scored in one pass; half are perturbations of ``anchors`` when given.
+        n_starts: best candidates from which gradient ascent starts.
+        steps: Adam steps per start (0: the best candidate is returned).
+        lr: Adam's step size, in units of the cube's side.
+        anchors: (k, d) points whose neighbourhoods are searched (e.g. the best points observed so far).
+        generator: the random source, for reproducible suggestions.
+
+    Returns:
+        ``(x, value)``: the point (d,), float64, and its acquisition value.
+    """
+    if conditioned.batched:
+        raise ValueError("maximize_acquisition needs a predictor conditioned on one dataset, not a batch")
+    d = conditioned.num_features
+    candidates = _candidates(d, n_candidates, anchors, generator)  # (n, d)
+    with torch.no_grad():
+        scores = torch.as_tensor(acquisition(_predict(conditioned, candidates))).double()  # (n,)
+    scores = torch.nan_to_num(scores, nan=-torch.inf)
+    top = scores.topk(min(n_starts, len(scores))).indices
+    best_x, best_value = candidates[top].clone(), scores[top].clone()  # best point seen along each path
+    if steps <= 0:
+        return best_x[0], float(best_value[0])
+
+    x = best_x.clone().requires_grad_(True)  # (starts, d)
+    optimizer = torch.optim.Adam([x], lr=lr)
+    for step in range(steps + 1):
+        value = torch.as_tensor(acquisition(_predict(conditioned, x, differentiable=True)))  # (starts,)
+        with torch.no_grad():  # remember each start's best iterate (the value is of x before this step)
+            better = torch.nan_to_num(value.detach(), nan=-torch.inf) > best_value
+            best_x[better], best_value[better] = x.detach()[better], value.detach()[better]
+        if step == steps:
+            break
+        optimizer.zero_grad()
+        (-value.sum()).backward()
+        assert x.grad is not None
+        x.grad.nan_to_num_(0.0, 0.0, 0.0)
+        optimizer.step()
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+    i = int(best_value.argmax())
+    return best_x[i], float(best_value[i])
+
+
+def suggest(
+    predictor: Predictor,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
+    *,
+    q: int = 1,
+    maximize: bool = True,
+    acquisition: Callable[[PosteriorPredictive, float], Array] | None = None,
+    n_candidates: int = N_CANDIDATES,
+    n_starts: int = N_STARTS,
+    steps: int = STEPS,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The next ``q`` points to evaluate, in the unit cube, given observations ``(x_train, y_train)``.
+
+    Args:
+        predictor: a regression PFN for functions on [0, 1]^d (e.g. ``pfn.load("bo")``).
+        x_train: (n, d) observed inputs in [0, 1]^d; n may be 0 (a random point is returned).
+        y_train: (n,) observed values (noisy values are fine: the PFN's predictive is for observations).
+        q: points to return; after the first, each is chosen with the earlier ones added to the
+            observations at their predicted mean (greedy "kriging believer" fantasies).
+        maximize: improve towards larger values (else smaller).
+        acquisition: ``f(predictive, best) -> values`` to maximise, with ``best`` the best value
+            observed in the direction of ``maximize``; default: the exact log expected improvement.
+        n_candidates: random candidates scored in one pass (see :func:`maximize_acquisition`).
+        n_starts: best candidates from which gradient ascent starts.
+        steps: Adam steps per start.
+        generator: the random source, for reproducible suggestions.
+
+    When there are more observations than the model's ``max_context``, the context holds the best
+    quarter of that many and a random sample of the rest.
+
+    Returns:
+        (q, d) float64 tensor of points in [0, 1]^d.
+    """
+    if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+        raise ValueError(f"q must be a positive integer, got {q!r}")
+    if predictor.is_classifier:
+        raise ValueError("suggest needs a regression model; this predictor is a classifier")
+    x, y = _observations(predictor, x_train, y_train)
+    d = x.shape[1]
+    chosen = []
+    for _ in range(q):
+        if len(y) == 0:
+            x_new = torch.rand(d, generator=generator, dtype=torch.float64)
+        else:
+            xc, yc = _select_context(x, y, predictor.max_context, maximize, generator)
+            conditioned = predictor.condition(xc, yc)
+            acq = _acquisition_at(acquisition, float(yc.max() if maximize else yc.min()), maximize)
+            order = yc.argsort(descending=maximize)
+            x_new, _ = maximize_acquisition(
+                conditioned, acq, n_candidates=n_candidates, n_starts=n_starts, steps=steps,
+                anchors=xc[order[:5]], generator=generator,
+            )  # fmt: skip
+            if q > 1:  # believe the model: the fantasised value is the predicted mean
+                with torch.no_grad():
+                    y_new = torch.as_tensor(_predict(conditioned, x_new[None]).mean).double()
+                x, y = torch.cat([x, x_new[None]]), torch.cat([y, y_new])
+        chosen.append(x_new)
+    return torch.stack(chosen)
+
+
+def _acquisition_at(
+    acquisition: Callable[[PosteriorPredictive, float], Array] | None, best: float, maximize: bool
+) -> Acquisition:
+    """The acquisition with the incumbent ``best`` bound (default: the exact log expected improvement)."""
+    if acquisition is None:
+        return lambda p: p.log_expected_improvement(best, maximize=maximize)
+    return lambda p: acquisition(p, best)
+
+
+def _predict(conditioned: ConditionedPredictor, x: torch.Tensor, differentiable: bool = False) -> PosteriorPredictive:
+    prediction = conditioned.predict(x, differentiable=differentiable)
+    if not isinstance(prediction, PosteriorPredictive):
+        raise ValueError("Bayesian optimisation needs a regression model; this predictor is a classifier")
+    return prediction
+
+
+def _observations(predictor: Predictor, x_train: ArrayLike, y_train: ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (n, d) and y (n,) as float64 tensors, checked: shapes, finite values, the unit cube, the model's width."""
+    x = torch.as_tensor(x_train, dtype=torch.float64)
+    y = torch.as_tensor(y_train, dtype=torch.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x_train must have shape (n, d), got {tuple(x.shape)}")
+    if y.shape != x.shape[:1]:
+        raise ValueError(f"y_train must have shape ({x.shape[0]},), one value per row of x_train, got {tuple(y.shape)}")
+    d = x.shape[1]
+    if not predictor.min_features <= d <= predictor.num_features:
+        raise ValueError(
+            f"x_train has {d} features (dimensions), but this model takes {predictor.min_features} to "
+            f"{predictor.num_features}; use a model trained for more dimensions"
+        )
+    if not torch.isfinite(x).all():
+        raise ValueError("x_train contains NaN or inf")
+    if not torch.isfinite(y).all():
+        raise ValueError("y_train contains NaN or inf: leave failed evaluations out")
+    if len(x) and (x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"x_train must lie in the unit cube [0, 1]^{d} (got values from {x.min().item():g} to "
+            f"{x.max().item():g}); map each input's range to [0, 1]"
+        )
+    return x, y
+
+
+def _select_context(
+    x: torch.Tensor, y: torch.Tensor, limit: int | None, maximize: bool, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """At most ``limit`` observations: all when they fit, else the best quarter and a random sample of the rest."""
+    if limit is None or len(y) <= limit:
+        return x, y
+    order = y.argsort(descending=maximize)
+    n_best = limit // 4
+    rest = order[n_best:][torch.randperm(len(order) - n_best, generator=generator)[: limit - n_best]]
+    keep = torch.cat([order[:n_best], rest])
+    return x[keep], y[keep]
+
+
+def _candidates(d: int, n: int, anchors: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+    """(n, d) points of the unit cube: uniform, and half of them near ``anchors`` when given, at
+    distances from 0.001 to 0.2 of the cube's side (log-uniform), so both fine and coarse moves are tried."""
+    if n < 1:
+        raise ValueError(f"n_candidates must be a positive integer, got {n!r}")
+    points = torch.rand(n, d, generator=generator, dtype=torch.float64)
+    if anchors is not None and len(anchors) and n > 1:
+        local = n // 2
+        base = anchors.to(torch.float64)[torch.arange(local) % len(anchors)]
+        spread = 10 ** (-3 + 2.3 * torch.rand(local, 1, generator=generator, dtype=torch.float64))
+        noise = torch.randn(local, d, generator=generator, dtype=torch.float64)
+        points[:local] = (base + spread * noise).clamp(0.0, 1.0)
+    return points
