@@ -1,6 +1,7 @@
 """Ship a trained model: evaluate it, store the evaluation in its header, write its model card.
 
     python scripts/ship_model.py outputs/gp/model.safetensors gp --experiment gp_1d [--datasets 512]
+    python scripts/ship_model.py outputs/bo/model.safetensors bo --experiment bo --dimensions 1 2 4 8
 
 Writes pretrained/<name>.safetensors (the same weights, with the evaluation summary and the
 per-context-size rows in the header) and pretrained/<name>.md (the model card).
@@ -30,6 +31,8 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=512)
     parser.add_argument("--context-sizes", type=int, nargs="+", help="default: the standard sizes the model covers")
     parser.add_argument("--notes", default="", help="extra text for the card")
+    parser.add_argument("--dimensions", type=int, nargs="+", default=[],
+                        help="also score functions of these input dimensions (zero-padded), a table each")  # fmt: skip
     args = parser.parse_args()
 
     net, output, config = load_checkpoint(args.checkpoint)
@@ -54,6 +57,18 @@ def main() -> None:
         if hasattr(output, "num_classes")
         else f"bar distribution, {output.num_bins} bins with {output.tails.replace('_', '-')} tails"
     )
+    per_dimension = "".join(
+        f"\n### Functions of {d} input{'s' if d > 1 else ''}\n\n"
+        f"{evaluate(predictor, prior, args.context_sizes, args.datasets, num_features=d).to_markdown()}\n"
+        for d in args.dimensions
+    )
+    if per_dimension:
+        ship = " ".join(["python scripts/ship_model.py", args.checkpoint, args.name, "--experiment", args.experiment,
+                         "--datasets", str(args.datasets), "--dimensions", *map(str, args.dimensions)])  # fmt: skip
+        per_dimension = (
+            f"\n## By input dimension\n\n`{ship}`: the same scores on held-out functions of d inputs "
+            f"(the model's other inputs zero, as in training).\n{per_dimension}"
+        )
     reference_note = (
         "; GP ML-II is a Matern-5/2 ARD GP fitted to each context by maximum marginal likelihood, from 2 points"
         " on, and a negative gap means the PFN is better"
@@ -85,7 +100,7 @@ Loads with `pfn.load("{args.name}")`. {args.notes}
 the mean row averages context sizes 1 and up{reference_note}):
 
 {report.to_markdown()}
-"""
+{per_dimension}"""
     (ROOT / "pretrained" / f"{args.name}.md").write_text(card)
     print(card)
 

@@ -202,3 +202,16 @@ def test_default_context_sizes_are_clipped_to_what_each_model_was_trained_on(tmp
     assert context_sizes_for(curves, LearningCurvePrior()) == [1, 2, 5, 10, 20, 30, 50, 75, 99]
     with pytest.raises(ValueError, match=r"integers in \[1, 99\].*one to predict, got \[0, 100\]"):
         context_sizes_for(curves, LearningCurvePrior(), [0, 5, 100])
+
+
+def test_scoring_per_input_dimension():
+    """gp-hyper (1-3 inputs) scored on 1-D and 3-D functions of its prior: 20 points pin down a 1-D function
+    far better than a 3-D one, so the held-out NLL must be clearly lower in 1-D; widths outside 1-3 are refused."""
+    predictor = pfn.load("gp-hyper")
+    prior = prior_of(predictor, "gp_hyper")
+    one, three = (evaluate(predictor, prior, [20], num_datasets=64, num_queries=20, num_features=d).rows[0]
+                  for d in (1, 3))  # fmt: skip
+    assert one.nll + 3 * math.hypot(one.nll_stderr, three.nll_stderr) < three.nll
+    for bad in (0, 4, 2.0):
+        with pytest.raises(ValueError, match="num_features must be an integer from 1 to 3"):
+            evaluate(predictor, prior, [5], num_datasets=2, num_queries=2, num_features=bad)

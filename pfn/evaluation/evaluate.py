@@ -48,6 +48,7 @@ def evaluate(
     num_datasets: int = 256,
     num_queries: int = 50,
     seed: int = 1234,
+    num_features: int | None = None,
 ) -> EvaluationReport:
     """Score ``predictor`` on held-out datasets from ``prior`` (seeded: every call sees the same data).
 
@@ -69,10 +70,17 @@ def evaluate(
         num_datasets: held-out datasets per context size.
         num_queries: held-out points per dataset (unused for sequences).
         seed: seed of the held-out data.
+        num_features: input dimensions of the held-out functions (default: the model's width); fewer
+            are zero-padded as in training, e.g. to score a Bayesian-optimisation model per dimension.
     """
     context_sizes = context_sizes_for(predictor, prior, context_sizes)
     check_counts(num_datasets, num_queries)
-    d = predictor.num_features
+    d = predictor.num_features if num_features is None else num_features
+    if isinstance(d, bool) or not isinstance(d, int) or not predictor.min_features <= d <= predictor.num_features:
+        raise ValueError(
+            f"num_features must be an integer from {predictor.min_features} to {predictor.num_features} "
+            f"(the model's inputs), got {num_features!r}"
+        )
     if predictor.is_classifier:
         raise ValueError("evaluate scores regression models (NLL and interval coverage); this one is a classifier")
     reference = reference_for(predictor, prior)
