@@ -15,9 +15,11 @@ USAGE = """usage: pfn <command> [args]
 commands:
   train [hydra overrides]   train a PFN, e.g. `pfn train experiment=gp_1d trainer.max_steps=500`
                             (`pfn train --help` lists the config groups). One run per outputs/<name> at a
-                            time. Exit status 2: refused before training (directory in use or holding an
-                            earlier run, bad ckpt_path); 143: stopped by SIGTERM after saving last.ckpt
-                            (resume with the same overrides and ckpt_path=last)
+                            time. init_from=MODEL starts from a checkpoint's weights (fine-tuning).
+                            Exit status 2: refused before training (directory in use or holding an earlier
+                            run, bad ckpt_path, an init_from the model config does not match); 143: stopped
+                            by SIGTERM after saving last.ckpt (resume with the same overrides and
+                            ckpt_path=last)
   evaluate MODEL [options]  NLL per context size, calibration and the gap to a reference posterior
                             (`pfn evaluate --help` for options)
   info MODEL                print the description stored in a checkpoint (path or shipped name)

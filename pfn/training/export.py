@@ -112,7 +112,12 @@ def export_model(
         datamodule: the data it was trained on.
         seed: the run's seed.
         wall_seconds: how long the last fit took.
+
+    A warm-started run's description records its source (``training.init_from``: the ``source`` as given and
+    its ``header_sha256``).
     """
     training = run_description(trainer, datamodule, module.hparams["compile"], seed, wall_seconds)
+    if module.init_from is not None:
+        training["init_from"] = dict(module.init_from)
     metadata = model_metadata(datamodule.prior, module.normalization, training)
     return save_checkpoint(path, module.net, module.output, **metadata)

@@ -16,6 +16,9 @@ from pfn.model.categorical import Categorical
 from pfn.model.normalization import Normalization
 from pfn.model.transformer import PFNTransformer
 
+#: where a Lightning checkpoint of a warm-started run keeps :attr:`PFNModule.init_from`
+INIT_FROM_KEY = "pfn_init_from"
+
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
     """Learning-rate multiplier: linear warm-up to 1, then cosine decay to ``min_ratio``."""
@@ -48,6 +51,11 @@ class PFNModule(L.LightningModule):
             checkpoints keep their parameter names and load into uncompiled models.
         compile_backend: the ``torch.compile`` backend: "inductor" generates fused kernels;
             "aot_eager" only traces (quick to compile, for checking the compiled path on a CPU).
+
+    Attributes:
+        init_from: the inference checkpoint a warm-started run started from (``{"source", "header_sha256"}``,
+            :mod:`pfn.training.warm_start`), None for a random start. Saved in the run's Lightning checkpoints
+            and restored on resume, so the exported model records it however often the run was resumed.
     """
 
     def __init__(
@@ -69,6 +77,7 @@ class PFNModule(L.LightningModule):
         self.net = net
         self.output = output
         self.normalization = normalization or Normalization()
+        self.init_from: dict[str, str] | None = None
         betas = (float(betas[0]), float(betas[1]))  # plain floats: checkpoints load with weights_only=True
         self.save_hyperparameters(ignore=["net", "output", "normalization"])
 
@@ -77,6 +86,14 @@ class PFNModule(L.LightningModule):
         if self.hparams["compile"] and stage == "fit":
             # Context and query counts change every step: compile for dynamic shapes from the start.
             self.net.compile(backend=self.hparams["compile_backend"], dynamic=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.init_from is not None:
+            checkpoint[INIT_FROM_KEY] = dict(self.init_from)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        record = checkpoint.get(INIT_FROM_KEY)
+        self.init_from = dict(record) if isinstance(record, dict) else None
 
     def _nll(self, batch: dict[str, Any]) -> torch.Tensor:
         x, y, n = batch["x"], batch["y"], int(batch["num_context"])

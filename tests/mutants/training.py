@@ -1,6 +1,7 @@
 """Mutants of training runs, the `pfn` CLI and evaluation (see scripts/mutation_check.py)."""
 
 RUNS = "tests/test_train_runs.py"
+WARM = "tests/test_warm_start.py"
 
 MUTANTS = [
     dict(
@@ -54,6 +55,27 @@ MUTANTS = [
         old="    if ckpt_path is not None:\n        check_lightning_checkpoint(Path(ckpt_path))",
         new="    if False:\n        check_lightning_checkpoint(Path(ckpt_path))",
         tests=[RUNS, "-k", "ckpt_path"],
+    ),
+    dict(
+        name="init_from_weights_not_loaded",  # a warm start trains from random weights (with the source's bins)
+        file="pfn/training/warm_start.py",
+        old="    net.load_state_dict(source.net.state_dict())",
+        new="    pass",
+        tests=[WARM, "-k", "step_0"],
+    ),
+    dict(
+        name="init_from_config_unchecked",  # another normalisation or tails start silently; another size crashes
+        file="pfn/training/warm_start.py",
+        old="    if found:",
+        new="    if False:",
+        tests=[WARM, "-k", "differs"],
+    ),
+    dict(
+        name="init_from_lost_on_resume",  # a resumed warm-started run exports a model that no longer names its source
+        file="pfn/training/module.py",
+        old="            checkpoint[INIT_FROM_KEY] = dict(self.init_from)",
+        new="            pass",
+        tests=[WARM, "-k", "resuming"],
     ),
     dict(
         name="experiment_path_not_validated",  # a checkpoint's header could pick any YAML file to instantiate
