@@ -1,5 +1,6 @@
 """Learning-curve API on the shipped ``lc-wide`` model: the value and budget maps against hand-computed
-model inputs, censoring at closed bounds, early stopping, and clear errors.
+model inputs, censoring at closed bounds, early stopping, declining curves, long curves (thinned to the
+model's context), and clear errors.
 
 References are computed without ``pfn.curves``: model inputs by hand from the documented map
 (first budget at 1/G, max_epochs at 1), then the predictor called directly. Deterministic
@@ -43,7 +44,7 @@ def direct(lc, x, u, xq):
 # -- the budget map ------------------------------------------------------------------------------
 def curve_map(epochs, max_epochs, budget_scale="linear", grid=100):
     values = np.linspace(0.3, 0.5, len(epochs))
-    return _CurveMap(values, epochs, max_epochs, "maximize", (0.0, 1.0), budget_scale, grid, "values")
+    return _CurveMap(values, epochs, max_epochs, "maximize", (0.0, 1.0), budget_scale, grid, "values", grid - 1)
 
 
 def test_budget_map_puts_the_first_budget_at_one_grid_step_and_max_epochs_at_one():
@@ -183,6 +184,49 @@ def test_should_stop_is_monotone_in_the_threshold(lc):
         assert not stops[0]
 
 
+# -- declining curves ----------------------------------------------------------------------------------
+# rises for two epochs, then overfits (steadily worse: 9 of 11 steps down), and its twin that keeps rising
+RISE_FALL = [0.50, 0.58, 0.62, 0.60, 0.58, 0.55, 0.52, 0.49, 0.46, 0.43, 0.40, 0.37]
+RISE_ON = [0.50, 0.58, 0.62, 0.64, 0.655, 0.665, 0.67, 0.675, 0.678, 0.68, 0.682, 0.683]
+FALLING = [0.90 - 0.04 * e for e in range(12)]  # an accuracy that falls from the first epoch on
+RISING_LOSS = [1.0, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7]  # a loss, open above, that diverges
+
+
+@pytest.mark.parametrize("run", [RISE_FALL, FALLING, RISING_LOSS], ids=["rise_fall", "falling", "rising_loss"])
+def test_declining_curves_get_a_forecast(lc, run):
+    """Every finite curve gets a finite forecast, inside closed bounds, and a probability of beating a best."""
+    direction, bounds = ("minimize", (0, None)) if run is RISING_LOSS else ("maximize", (0, 1))
+    assert curves.gets_steadily_worse(run, direction, bounds)  # what extrapolate used to refuse
+    for max_epochs in (len(run), 30, 100, 1000):
+        f = curves.extrapolate(run, max_epochs=max_epochs, future_epochs=[len(run), max_epochs], direction=direction,
+                               bounds=bounds, model=lc)  # fmt: skip
+        q = f.quantile([0.01, 0.05, 0.5, 0.95, 0.99])
+        assert np.isfinite(q).all() and np.isfinite(f.mean).all() and np.isfinite(f.std).all()
+        assert (np.diff(q, axis=-1) >= 0).all() and (q >= 0).all() and (bounds[1] is None or (q <= 1).all())
+        best = min(run) if direction == "minimize" else max(run)
+        p = curves.probability_of_beating(run, best, max_epochs, direction=direction, bounds=bounds, model=lc)
+        assert 0 <= p <= 1
+        assert curves.should_stop(run, best, max_epochs, threshold=1.0, direction=direction, bounds=bounds, model=lc)
+        assert not curves.should_stop(run, best, max_epochs, threshold=0.0, direction=direction, bounds=bounds,
+                                      model=lc)  # fmt: skip
+
+
+def test_a_declining_curve_is_read_as_a_setback_not_as_a_trend_or_a_rise(lc):
+    """Measured (median at max_epochs): RISE_FALL 0.469 at 30 epochs (between its last value 0.37 and its best
+    0.62), FALLING 0.576 (last 0.46, best 0.90); above its best by -0.151, -0.114, -0.052 at 30, 50, 100 epochs,
+    where the rising twin ends above its best by 0.018, 0.029, 0.049."""
+    for run in (RISE_FALL, FALLING):
+        median = curves.extrapolate(run, max_epochs=30, model=lc).median[0]
+        assert run[-1] < median < max(run)
+    for max_epochs in (30, 50, 100):
+        fall = curves.extrapolate(RISE_FALL, max_epochs=max_epochs, model=lc).median[0] - max(RISE_FALL)
+        rise = curves.extrapolate(RISE_ON, max_epochs=max_epochs, model=lc).median[0] - max(RISE_ON)
+        assert fall < rise
+    # so early stopping works on them: P(ending above 0.9) = 0.016 (FALLING), 0.0005 (RISE_FALL); above 0.5: 0.37
+    assert curves.should_stop([FALLING, RISE_FALL], best=0.9, max_epochs=30, model=lc).tolist() == [True, True]
+    assert not curves.should_stop(RISE_FALL, best=0.5, max_epochs=30, model=lc)
+
+
 # -- batches, lengths and thinning -------------------------------------------------------------------
 def test_ragged_batch_equals_single_calls(lc):
     runs = [RISING, RISING[:3], [0.2, 0.3, 0.35, 0.38, 0.4]]
@@ -193,18 +237,124 @@ def test_ragged_batch_equals_single_calls(lc):
         np.testing.assert_allclose(got.quantile([0.1, 0.9]), alone.quantile([0.1, 0.9]), rtol=1e-5, atol=1e-6)
 
 
-def test_curves_up_to_the_models_context_forecast_without_a_warning(lc, small_grid):
+def test_curves_up_to_the_models_context_are_forecast_whole(lc, small_grid):
     """The shipped models were trained with contexts of up to 99 points (100-point curves, one held out)."""
     assert curves.max_points(lc) == 99 and curves.max_points(small_grid) == 39
-    run = list(0.9 - 0.5 * np.exp(-np.arange(1, 100) / 20))
+    run = 0.9 - 0.5 * np.exp(-np.arange(1, 100) / 20)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         f = curves.extrapolate(run, max_epochs=200, model=lc)
-    assert np.isfinite(f.median).all()
-    with pytest.raises(ValueError, match=r"values has 100 values.*at most 99.*curves.thin"):
-        curves.extrapolate(run + [0.9], max_epochs=200, model=lc)
-    with pytest.raises(ValueError, match=r"values has 40 values.*at most 39"):
-        curves.extrapolate(run[:40], max_epochs=100, model=small_grid)
+    ref = direct(lc, (1 + 99 * np.arange(99) / 199) / 100, run, [1.0])  # every point, by hand
+    np.testing.assert_allclose(f.median, ref.median, atol=1e-5)
+
+
+SMOOTH_1000 = 0.9 - 0.5 * np.exp(-np.arange(1, 1001) / 200)
+
+
+@pytest.mark.parametrize("budget_scale", curves.BUDGET_SCALES)
+def test_long_curves_are_thinned_to_the_models_context(lc, small_grid, budget_scale):
+    """A curve longer than max_points is forecast from the points thin keeps, on the chosen budget scale: the
+    same forecast as from thin's output, with no warning about a context the model was not trained on."""
+    forecasts = []
+    for model, limit, n in [(lc, 99, 100), (lc, 99, 1000), (small_grid, 39, 40)]:
+        future = [n, 1500, 2000]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            f = curves.extrapolate(SMOOTH_1000[:n], max_epochs=2000, future_epochs=future, budget_scale=budget_scale,
+                                   model=model)  # fmt: skip
+        e, v = curves.thin(SMOOTH_1000[:n], max_points=limit, budget_scale=budget_scale)
+        assert len(e) == limit
+        ref = curves.extrapolate(v, e, max_epochs=2000, future_epochs=future, budget_scale=budget_scale, model=model)
+        np.testing.assert_allclose(f.quantile([0.05, 0.5, 0.95]), ref.quantile([0.05, 0.5, 0.95]), atol=1e-6)
+        np.testing.assert_allclose(f.mean, ref.mean, atol=1e-6)
+        forecasts.append(f)
+    if budget_scale == "log":  # thinned on the log axis: not the linear choice of points
+        e, v = curves.thin(SMOOTH_1000, max_points=99)
+        linear = curves.extrapolate(v, e, max_epochs=2000, future_epochs=[1000, 1500, 2000], budget_scale="log",
+                                    model=lc)  # fmt: skip
+        assert np.abs(linear.cdf(0.9) - forecasts[1].cdf(0.9)).max() > 1e-2
+
+
+def test_an_open_bound_of_a_long_curve_is_the_extreme_of_all_its_values(lc):
+    """The whole curve is checked and sets the value map; the model sees the kept points, mapped by hand here."""
+    loss = 0.1 + 2.0 * np.exp(-np.arange(1000) / 300)
+    kept, _ = curves.thin(loss, max_points=99)
+    spike = 500 if 501 not in kept else 502  # a 0-based index whose epoch thinning drops
+    assert spike + 1 not in kept
+    loss[spike] = 3.0
+    f = curves.extrapolate(loss, max_epochs=1500, future_epochs=[1000, 1500], direction="minimize", bounds=(0, None),
+                           model=lc)  # fmt: skip
+    u = (3.0 - loss[kept.astype(int) - 1]) / 3.0
+    ref = direct(lc, (1 + 99 * (kept - 1) / 1499) / 100, u, (1 + 99 * np.array([999, 1499]) / 1499) / 100)
+    np.testing.assert_allclose(f.median, 3.0 - 3.0 * ref.median, atol=1e-5)
+    np.testing.assert_allclose(f.quantile(0.99), 3.0 - 3.0 * ref.quantile(0.01), atol=1e-5)
+
+
+def test_a_1000_epoch_run_gets_a_sensible_forecast(lc):
+    """A smooth run observed for 1000 of its 1500 epochs (noise sd 0.005). Measured: medians 0.890 at epoch 1000
+    (truth 0.891) and 0.923 at 1500 (truth 0.899: the prior expects more growth than this run has left), in 90%
+    intervals 0.064 and 0.076 wide; P(ending above 0.88) = 0.98, above 0.98 = 0.013."""
+    truth = 0.9 - 0.5 * np.exp(-np.arange(1, 1501) / 250)
+    values = truth[:1000] + np.random.default_rng(0).normal(0, 0.005, 1000)
+    f = curves.extrapolate(values, max_epochs=1500, future_epochs=[1000, 1500], model=lc)
+    lo, hi = f.interval(0.9)
+    assert np.isfinite(f.mean).all() and np.isfinite(f.std).all()
+    assert ((lo <= truth[[999, 1499]]) & (truth[[999, 1499]] <= hi)).all()
+    assert (hi - lo < 0.1).all() and (hi <= 1).all()
+    assert abs(f.median[0] - truth[999]) < 0.01 and abs(f.median[1] - truth[1499]) < 0.04
+    assert not curves.should_stop(values, best=0.88, max_epochs=1500, model=lc)
+    assert curves.should_stop(values, best=0.98, max_epochs=1500, threshold=0.05, model=lc)
+
+
+def saturating_run(seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """A smooth run of 400-1000 observed epochs, pow3 (even seeds) or exponential saturation (odd), with noise of
+    sd 0.002-0.01, to finish at 1.2-3 times its observed length: (epochs, values, max_epochs)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(400, 1001))
+    epochs = np.arange(1.0, n + 1)
+    top = rng.uniform(0.6, 0.95)
+    gap = rng.uniform(0.3, top - 0.05)
+    if seed % 2:
+        mean = top - gap * np.exp(-rng.uniform(3, 10) * epochs / n)
+    else:
+        alpha, scale = rng.uniform(0.3, 1.0), rng.uniform(1, n / 10)
+        mean = top - gap * (1 + epochs / scale) ** -alpha
+    max_epochs = float(n * rng.uniform(1.2, 3.0))
+    return epochs, np.clip(mean + rng.normal(0, rng.uniform(0.002, 0.01), n), 0, 1), max_epochs
+
+
+def test_thinning_changes_the_forecast_little(lc):
+    """The final-value forecast of a whole 400-1000 point run (thinned to 99 points) against the same run observed
+    at only 50 evenly spaced epochs (about every other kept point; the model takes it whole), in units of the
+    forecast's own 90% interval width: if halving the points the model sees barely moves the forecast, the points
+    thinning drops would not move it much either. Measured over 100 such runs: the medians differ by 0.04 of the
+    width on average (at most 0.22), the interval ends by at most 0.32; over the 8 runs here by at most 0.10 and
+    0.11."""
+    median_shift, end_shift = [], []
+    for seed in range(8):
+        epochs, values, max_epochs = saturating_run(seed)
+        full = curves.extrapolate(values, epochs, max_epochs=max_epochs, model=lc)
+        every = np.round(np.linspace(0, len(values) - 1, 50)).astype(int)
+        coarse = curves.extrapolate(values[every], epochs[every], max_epochs=max_epochs, model=lc)
+        (lo, hi), (clo, chi) = full.interval(0.9), coarse.interval(0.9)
+        width = float(hi[0] - lo[0])
+        assert 0.02 < width < 0.15  # a forecast, not a shrug: noise and extrapolation, no more
+        median_shift.append(abs(float(full.median[0] - coarse.median[0])) / width)
+        end_shift.append(max(abs(float(lo[0] - clo[0])), abs(float(hi[0] - chi[0]))) / width)
+    assert np.mean(median_shift) < 0.1 and max(median_shift) < 0.2, median_shift
+    assert max(end_shift) < 0.25, end_shift
+
+
+def test_ragged_batch_with_long_and_declining_curves_equals_single_calls(lc):
+    falling = [0.9 - 0.04 * e for e in range(12)]
+    runs = [RISING, list(SMOOTH_1000), list(np.linspace(0.3, 0.6, 150)), falling, list(SMOOTH_1000[:99])]
+    max_epochs = [30, 2000, 300, 50, 2000]
+    batch = curves.extrapolate(runs, max_epochs=max_epochs, model=lc)
+    for run, m, got in zip(runs, max_epochs, batch, strict=True):
+        alone = curves.extrapolate(run, max_epochs=m, model=lc)
+        np.testing.assert_allclose(got.quantile([0.1, 0.5, 0.9]), alone.quantile([0.1, 0.5, 0.9]), atol=1e-6)
+    p = curves.probability_of_beating(runs, best=0.85, max_epochs=max_epochs, model=lc)
+    assert p.shape == (5,) and ((p >= 0) & (p <= 1)).all()
 
 
 def test_thin_keeps_the_budgets_nearest_an_even_grid():
@@ -232,7 +382,6 @@ def test_thin_keeps_the_budgets_nearest_an_even_grid():
         ([0.5, [0.6]], {}, "values mixes numbers and sequences"),
         ([[0.5, 0.6], []], {}, r"values\[1\] must be a non-empty"),
         ([0.5, 1 + 2j], {}, "values must hold real numbers"),
-        ([0.9, 0.8, 0.7, 0.6, 0.5, 0.4], {}, "steadily worse.*direction='minimize'"),
         ([0.5, 1.2], {}, r"outside bounds \(0, 1\)"),
         ([0.5, 0.6], {"direction": "up"}, "direction must be one of"),
         ([0.5, 0.6], {"budget_scale": "exp"}, "budget_scale must be one of"),

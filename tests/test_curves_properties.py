@@ -1,11 +1,13 @@
 """Property-based tests (Hypothesis, derandomized) of ``curves.extrapolate`` and of the pruner inside
 real Optuna studies, on the shipped ``lc-wide``.
 
-- ``extrapolate`` over random finite curves (lengths 1..150; rising, falling, noisy, constant; both
-  directions; closed, open and infinite bounds; linear and log budgets; default, arithmetic and
-  geometric epochs; ragged batches) returns finite forecasts whose quantiles are monotone and
-  inside closed bounds, or raises a ValueError naming an argument; never another exception type.
-  Curves that are valid by construction (short enough, improving, closed bounds) always forecast.
+- ``extrapolate`` over random finite curves (lengths 1..1500, far beyond the model's context of
+  99; rising, falling, noisy, constant; both directions; closed, open and infinite bounds; linear
+  and log budgets; default, arithmetic and geometric epochs; ragged batches with long curves)
+  returns finite forecasts whose quantiles are monotone and inside closed bounds, or raises a
+  ValueError naming an argument; never another exception type, nor a warning. Every curve whose
+  bounds give it a range (closed bounds, or an open side and a curve that is not constant there)
+  gets a forecast, however long and whichever way it goes.
 - Invalid inputs (NaN or inf, wrong types, empty) raise a ValueError naming the argument.
 - The pruner in real studies whose trials report random sequences (NaN, inf, runs longer than the
   model's grid, constant and falling curves, both directions): the study never aborts, every trial
@@ -54,7 +56,7 @@ def shape_u(shape: str, n: int, a: float, b: float, rate: float, seed: int) -> n
 
 
 @st.composite
-def curve_cases(draw, max_len: int = 150):
+def curve_cases(draw, max_len: int = 1500):
     n = draw(st.integers(1, max_len))
     shape = draw(st.sampled_from(["rising", "falling", "noisy", "constant"]))
     direction = draw(st.sampled_from(curves.DIRECTIONS))
@@ -91,8 +93,21 @@ def curve_cases(draw, max_len: int = 150):
     future = None if fractions is None else [budgets[0] + f * (max_epochs - budgets[0]) for f in fractions]
     kwargs = dict(epochs=epochs, future_epochs=future, max_epochs=max_epochs, direction=direction, bounds=bounds,
                   budget_scale=budget_scale)  # fmt: skip
-    valid = n <= LIMIT and shape in ("rising", "constant") and kind == "closed"  # valid by construction
-    return values.tolist(), kwargs, valid
+    return values.tolist(), kwargs, has_a_range(values, bounds)
+
+
+def has_a_range(values: np.ndarray, bounds) -> bool:
+    """The documented value map has a non-empty range: an open (None or infinite) side is the curve's own extreme."""
+    lower = values.min() if bounds[0] is None or bounds[0] == -math.inf else bounds[0]
+    upper = values.max() if bounds[1] is None or bounds[1] == math.inf else bounds[1]
+    return bool(upper > lower)
+
+
+def fits(values: np.ndarray, bounds) -> bool:
+    """Inside the closed bounds, and with a range (see has_a_range)."""
+    lower, upper = bounds
+    inside = (lower is None or values.min() >= lower) and (upper is None or values.max() <= upper)
+    return inside and has_a_range(values, bounds)
 
 
 def check_forecast(f: curves.CurveForecast, bounds) -> None:
@@ -129,17 +144,16 @@ def test_extrapolate_forecasts_or_names_the_argument(case):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nor a warning (e.g. about the model's context)
         f = call_extrapolate(values, kwargs)
-    if valid:
+    if valid:  # every finite curve with a range: long, declining, noisy or not
         assert f is not None, (len(values), kwargs)
-    if len(values) > LIMIT:
-        assert f is None
     event("forecast" if f is not None else "ValueError")
+    event(f"longer than the model's context ({LIMIT})" if len(values) > LIMIT else "within the model's context")
     if f is not None:
         check_forecast(f, kwargs["bounds"])
 
 
 @settings(max_examples=40, **SETTINGS)
-@given(st.lists(curve_cases(max_len=40), min_size=1, max_size=4), st.booleans())
+@given(st.lists(curve_cases(max_len=300), min_size=1, max_size=4), st.booleans())
 def test_ragged_batches_match_the_rules_per_curve(cases, shared_max):
     # one direction, bounds and budget scale for the batch (those are shared), epochs and max_epochs per curve
     base = cases[0][1]
@@ -149,7 +163,10 @@ def test_ragged_batches_match_the_rules_per_curve(cases, shared_max):
     epochs = [c[1]["epochs"] or list(range(1, len(c[0]) + 1)) for c in cases]
     kwargs = dict(epochs=epochs, max_epochs=max(max_epochs) if shared_max else max_epochs, **fixed)
     out = call_extrapolate(values, kwargs)
+    if all(fits(np.asarray(v), fixed["bounds"]) for v in values):  # each curve is valid under the shared bounds
+        assert out is not None, ([len(v) for v in values], fixed)
     event("forecast" if out is not None else "ValueError")
+    event("with a curve longer than the model's context" if max(map(len, values)) > LIMIT else "short curves")
     if out is None:
         return
     assert isinstance(out, list) and len(out) == len(values)

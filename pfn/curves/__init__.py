@@ -30,10 +30,16 @@ checkpoint whose prior is a ``LearningCurvePrior`` with one input feature; the s
   the prior's own convention.
 - **curve length**: a model forecasts from at most :func:`max_points` observed values, the
   largest context it was trained on (99 for the shipped models: their curves have 100 points,
-  of which at least one was always held out). Longer curves are refused with a ``ValueError``;
-  :func:`thin` reduces them first (the Optuna pruner does so itself).
+  of which at least one was always held out). A longer curve (1000 epochs, say) is thinned
+  automatically, as :func:`thin` does: the model sees the values at the budgets nearest to
+  ``max_points`` budgets spaced evenly on ``budget_scale``, the first and last included.
+- **declining curves** (overfitting, a learning-rate spike, an unstable run) are forecast like
+  any other; the model, trained on improving curves, reads a decline as a setback rather than a
+  trend. :func:`gets_steadily_worse` picks out runs that keep getting worse.
 
-Every function here raises ``ValueError`` naming the argument for invalid input.
+Every finite curve gets a forecast. Every function here raises ``ValueError`` naming the
+argument for invalid input: NaN or inf, an empty curve, values outside closed bounds, budgets
+that do not increase, a wrong type.
 """
 
 from pfn.curves.checks import BUDGET_SCALES, DIRECTIONS

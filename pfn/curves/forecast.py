@@ -197,12 +197,12 @@ def _value_map(values: np.ndarray, direction: str, bounds: Bounds) -> tuple[floa
 
 
 def gets_steadily_worse(values: ArrayLike, direction: str = "maximize", bounds: Bounds = (0.0, 1.0)) -> bool:
-    """True when a curve keeps getting worse in ``direction``, which a rising-curve model cannot describe.
+    """True when a curve keeps getting worse in ``direction``: a diverging run (or a wrongly declared direction).
 
     At least 5 values, at least 80% of the steps worse, and over 5% of the range (``bounds``, an
     open side taken from the curve) lost from the first value to the last. :func:`extrapolate`
-    refuses such curves (usually the direction was declared wrongly); the Optuna pruner prunes
-    such trials instead (a diverging run).
+    forecasts such curves like any other, but its model, trained on improving curves, reads the
+    decline as a setback it may recover from; the Optuna pruner prunes such trials instead.
     """
     v = _curve(values, "values")
     direction = _choice(direction, DIRECTIONS, "direction")
@@ -210,29 +210,51 @@ def gets_steadily_worse(values: ArrayLike, direction: str = "maximize", bounds: 
     return bool(np.isfinite(span) and span > 0 and _steadily_worse((v - loc) / (sign * span)))
 
 
+def _checked_budgets(
+    values: np.ndarray, epochs: ArrayLike | None, max_epochs: ArrayLike | None, budget_scale: str, name: str
+) -> tuple[np.ndarray, float]:
+    """The observed budgets (default 1, 2, 3, ...) and max_epochs, checked against the values and each other."""
+    of = "" if name == "values" else f" of {name}"
+    budgets = np.arange(1.0, len(values) + 1) if epochs is None else _numbers(epochs, f"epochs{of}")
+    if budgets.shape != values.shape:
+        raise ValueError(f"epochs{of} must have one budget per value: {values.shape}, got {budgets.shape}")
+    if not (np.diff(budgets) > 0).all():
+        raise ValueError(f"epochs{of} must be strictly increasing")
+    if budget_scale == "log" and budgets[0] <= 0:
+        raise ValueError(f"epochs{of} must be positive for budget_scale='log', got {budgets[0]:g}")
+    if max_epochs is None:
+        raise ValueError("max_epochs must be given: the final budget of the run(s)")
+    last = _number(max_epochs, "max_epochs")
+    if not last >= budgets[-1] - 1e-12 * max(1.0, abs(budgets[-1])):
+        raise ValueError(
+            f"max_epochs must be at least the last observed budget of {name} ({budgets[-1]:g}), got {last:g}"
+        )
+    return budgets, last
+
+
 class _CurveMap:
-    """Maps one curve's values and budgets into the model's space (arguments already type-checked)."""
+    """Maps one curve's values and budgets into the model's space (arguments already type-checked).
+
+    Every value is checked and sets the value map; a curve longer than ``limit`` is then thinned
+    (as :func:`thin` does) to the inputs ``x`` and mapped values ``u`` that the model sees.
+    """
 
     def __init__(
         self, values: np.ndarray, epochs: ArrayLike | None, max_epochs: ArrayLike | None, direction: str,
-        bounds: Bounds, budget_scale: str, grid: int, name: str,
+        bounds: Bounds, budget_scale: str, grid: int, name: str, limit: int,
     ):  # fmt: skip
-        of = "" if name == "values" else f" of {name}"
-        epochs = np.arange(1.0, len(values) + 1) if epochs is None else _numbers(epochs, f"epochs{of}")
-        if epochs.shape != values.shape:
-            raise ValueError(f"epochs{of} must have one budget per value: {values.shape}, got {epochs.shape}")
-        if not (np.diff(epochs) > 0).all():
-            raise ValueError(f"epochs{of} must be strictly increasing")
-        if budget_scale == "log" and epochs[0] <= 0:
-            raise ValueError(f"epochs{of} must be positive for budget_scale='log', got {epochs[0]:g}")
-        if max_epochs is None:
-            raise ValueError("max_epochs must be given: the final budget of the run(s)")
-        last = _number(max_epochs, "max_epochs")
-        if not last >= epochs[-1] - 1e-12 * max(1.0, abs(epochs[-1])):
-            raise ValueError(
-                f"max_epochs must be at least the last observed budget of {name} ({epochs[-1]:g}), got {last:g}"
-            )
+        budgets, self.last = _checked_budgets(values, epochs, max_epochs, budget_scale, name)
         self.loc, self.span, self.sign = _value_map(values, direction, bounds)
+        self._check_range(values, name)
+        worse_bound, better_bound = (bounds[0], bounds[1]) if self.sign > 0 else (bounds[1], bounds[0])
+        self.closed = (worse_bound is not None, better_bound is not None)
+        self.first, self.grid, self.scale = float(budgets[0]), grid, budget_scale
+        kept = _thin_indices(budgets, limit, budget_scale)  # a long curve: the points nearest even budgets
+        self.x = self.position(budgets[kept])
+        self.u = (values[kept] - self.loc) / (self.sign * self.span)
+
+    def _check_range(self, values: np.ndarray, name: str) -> None:
+        """The value map's range is finite and not empty, and holds every value."""
         lower, upper = (self.loc, self.loc + self.span) if self.sign > 0 else (self.loc - self.span, self.loc)
         if not np.isfinite(self.span):
             raise ValueError(f"the range of bounds for {name} is too wide to represent: ({lower:g}, {upper:g})")
@@ -247,16 +269,6 @@ class _CurveMap:
                 f"{name} has values outside bounds ({lower:g}, {upper:g}); pass bounds that contain the metric's "
                 "range, or None for an open side"
             )
-        worse_bound, better_bound = (bounds[0], bounds[1]) if self.sign > 0 else (bounds[1], bounds[0])
-        self.closed = (worse_bound is not None, better_bound is not None)
-        self.u = (values - self.loc) / (self.sign * self.span)
-        if _steadily_worse(self.u):
-            raise ValueError(
-                f"{name} gets steadily worse in the declared direction ({direction}); if lower is better "
-                f"pass direction='minimize', if higher is better direction='maximize'"
-            )
-        self.first, self.last, self.grid, self.scale = float(epochs[0]), last, grid, budget_scale
-        self.x = self.position(epochs)
 
     def position(self, epochs: ArrayLike) -> np.ndarray:
         """Model input: the first budget at 1/grid, max_epochs at 1 (one grid step is 1/grid)."""
@@ -331,9 +343,23 @@ def extrapolate(
 ) -> CurveForecast | list[CurveForecast]:
     """Posterior predictive of future values of one learning curve or many (ragged lengths allowed).
 
+    Every finite curve gets a forecast, however long it is and whichever way it goes:
+
+    - **Long curves.** A curve of more than :func:`max_points` values (99 for the shipped models,
+      the largest context they were trained on) is thinned as :func:`thin` does: the model sees the
+      values at the budgets nearest to ``max_points`` budgets spaced evenly on ``budget_scale``
+      from the first observed budget to the last, both kept. The whole curve is still checked and
+      sets the value map (an open bound is the extreme of all its values). The kept points show the
+      curve's shape, level and noise over its whole range; the dropped ones would mostly average
+      noise, so the forecast of a smooth curve barely changes (measured in the guide).
+    - **Declining curves** (overfitting, a learning-rate spike, an unstable run) are forecast like
+      any other. The model was trained on improving curves, so it reads a decline as noise or a
+      setback rather than a trend: the forecast does not continue the decline, it is wider, and the
+      further ``max_epochs`` lies beyond the observations, the more recovery it allows.
+      :func:`gets_steadily_worse` picks out runs that keep getting worse (the Optuna pruner prunes them).
+
     Args:
-        values: one curve (a sequence of observed values) or a list of curves; each at most
-            :func:`max_points` long (99 for the shipped models; :func:`thin` reduces longer ones).
+        values: one curve (a sequence of observed values) or a list of curves, of any lengths.
         epochs: the budgets at which values were observed (default 1, 2, 3, ...); one sequence per curve.
         future_epochs: budgets to predict (default: ``[max_epochs]``); one sequence per curve or shared.
             Each lies between one grid step before the first observed budget and ``max_epochs``.
@@ -341,14 +367,16 @@ def extrapolate(
         direction: "maximize" (accuracy) or "minimize" (error, loss).
         bounds: (lower, upper) the metric can take; None (or an infinite bound) for an open side,
             taken from the curve. Closed bounds censor the forecast.
-        budget_scale: "linear" for evenly spaced budgets, "log" for geometrically growing ones.
+        budget_scale: "linear" for evenly spaced budgets, "log" for geometrically growing ones (also
+            the scale on which long curves are thinned).
         model: a learning-curve model's name or path, or a loaded predictor (see :func:`load`).
 
     Returns:
         A :class:`CurveForecast` for one curve, or a list of them.
 
     Raises:
-        ValueError: an invalid argument; the message names it and says what was expected.
+        ValueError: an invalid argument (NaN or inf, an empty curve, values outside closed bounds, ...);
+            the message names it and says what was expected.
     """
     curves, single = _curves(values)
     n = len(curves)
@@ -363,19 +391,13 @@ def extrapolate(
     maps, futures = [], []
     for i, c in enumerate(curves):
         name = "values" if single else f"values[{i}]"
-        if len(c) > limit:
-            raise ValueError(
-                f"{name} has {len(c)} values; this model forecasts from at most {limit} observed values (its largest "
-                f"training context, on a {grid}-point grid): reduce the curve first, e.g. "
-                f"epochs, values = curves.thin(values, epochs, max_points={limit})"
-            )
-        m = _CurveMap(c, epochs_list[i], max_list[i], direction, checked_bounds, budget_scale, grid, name)
+        m = _CurveMap(c, epochs_list[i], max_list[i], direction, checked_bounds, budget_scale, grid, name, limit)
         maps.append(m)
         futures.append(m.future(future_list[i], name))
     # one forward pass per group of curves with equal numbers of observed and future points
     groups: dict[tuple[int, int], list[int]] = {}
     for i in range(n):
-        groups.setdefault((len(curves[i]), len(futures[i])), []).append(i)
+        groups.setdefault((len(maps[i].u), len(futures[i])), []).append(i)
     out: dict[int, CurveForecast] = {}
     for idx in groups.values():
         x = np.stack([maps[i].x for i in idx])[..., None]
@@ -403,7 +425,9 @@ def probability_of_beating(
     """P(the curve's value at ``max_epochs`` is strictly better than ``best``), per curve.
 
     "Better" follows ``direction`` (higher for "maximize", lower for "minimize"); ``best`` is a
-    number (±inf allowed). The other arguments are those of :func:`extrapolate`.
+    number (±inf allowed). The other arguments are those of :func:`extrapolate`, and so is the
+    forecast: any finite curve is judged, a declining one included, and one longer than
+    :func:`max_points` is thinned first.
     """
     best_value = _number(best, "best", allow_inf=True)
     forecasts = extrapolate(
@@ -433,7 +457,8 @@ def should_stop(
     Returns True when ``probability_of_beating(values, best, max_epochs) < threshold``; so a
     larger threshold stops more runs (the rule is monotone in it), 0 never stops, and 1 stops
     every run that is not certain to win. The keyword arguments (``epochs``, ``direction``, ``bounds``,
-    ``budget_scale``, ``model``) are those of :func:`extrapolate`.
+    ``budget_scale``, ``model``) are those of :func:`extrapolate`, whose forecast it uses: any finite
+    curve is judged, a declining one included, and one longer than :func:`max_points` is thinned first.
     """
     limit = _check_threshold(threshold)
     stop = np.asarray(probability_of_beating(values, best, max_epochs, **options)) < limit
@@ -448,6 +473,8 @@ def thin(
     The kept budgets are, in order, those nearest to ``max_points`` budgets spaced evenly (on
     ``budget_scale``) from the first observed budget to the last. A curve that is short enough
     is returned whole. This is a plain reduction: the dropped observations are not used.
+    :func:`extrapolate` (and so :func:`probability_of_beating` and :func:`should_stop`) thins a
+    curve longer than the model's :func:`max_points` this way itself.
 
     Args:
         values: the observed values of one curve.
@@ -469,10 +496,16 @@ def thin(
         raise ValueError(f"epochs must be positive for budget_scale='log', got {e[0]:g}")
     if not (isinstance(max_points, (int, np.integer)) and not isinstance(max_points, bool)) or max_points < 2:
         raise ValueError(f"max_points must be an integer of at least 2, got {max_points!r}")
-    n, k = len(v), int(max_points)
+    keep = _thin_indices(e, int(max_points), budget_scale)
+    return e[keep], v[keep]
+
+
+def _thin_indices(budgets: np.ndarray, k: int, budget_scale: str) -> np.ndarray:
+    """Indices of the budgets :func:`thin` keeps: all when there are at most ``k``, else exactly ``k``."""
+    n = len(budgets)
     if n <= k:
-        return e, v
-    s = np.log(e) if budget_scale == "log" else e
+        return np.arange(n)
+    s = np.log(budgets) if budget_scale == "log" else budgets
     keep, prev = [], -1
     for j, target in enumerate(np.linspace(s[0], s[-1], k)):
         i = int(np.searchsorted(s, target))
@@ -480,4 +513,4 @@ def thin(
             i -= 1  # the nearer neighbour
         prev = min(max(i, prev + 1), n - k + j)  # strictly after the last kept, leaving room for the rest
         keep.append(prev)
-    return e[keep], v[keep]
+    return np.array(keep)

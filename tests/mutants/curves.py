@@ -3,6 +3,10 @@
 CURVES = ["tests/test_curves.py"]
 PRUNER = ["tests/test_pruner.py"]
 PROPERTIES = ["tests/test_curves_properties.py"]
+# the refusal of curves that get steadily worse, as extrapolate had it (a ValueError naming values)
+REFUSE_DECLINING = (
+    "self._check_range(values, name) if not gets_steadily_worse(values, direction, bounds) else _number(None, name)"
+)
 
 MUTANTS = [
     # -- the value map ------------------------------------------------------------------------------
@@ -144,16 +148,52 @@ MUTANTS = [
     ),
     dict(
         name="long_runs_not_thinned",
-        file="pfn/curves/pruners.py",
-        old="if len(values) > self.max_points:",
-        new="if False:",
+        file="pfn/curves/forecast.py",
+        old="kept = _thin_indices(budgets, limit, budget_scale)",
+        new="kept = np.arange(len(budgets))",
         tests=PRUNER,
     ),
     dict(
         name="long_runs_not_thinned_caught_by_properties",
-        file="pfn/curves/pruners.py",
-        old="if len(values) > self.max_points:",
-        new="if False:",
+        file="pfn/curves/forecast.py",
+        old="kept = _thin_indices(budgets, limit, budget_scale)",
+        new="kept = np.arange(len(budgets))",
+        tests=PROPERTIES,
+    ),
+    # -- long and declining curves ------------------------------------------------------------------
+    dict(
+        name="long_curves_not_thinned",
+        file="pfn/curves/forecast.py",
+        old="kept = _thin_indices(budgets, limit, budget_scale)",
+        new="kept = np.arange(len(budgets))",
+        tests=CURVES,
+    ),
+    dict(
+        name="long_curves_keep_their_first_points",
+        file="pfn/curves/forecast.py",
+        old="kept = _thin_indices(budgets, limit, budget_scale)",
+        new="kept = np.arange(min(limit, len(budgets)))",
+        tests=CURVES,
+    ),
+    dict(
+        name="long_curves_thinned_linearly_on_a_log_budget_scale",
+        file="pfn/curves/forecast.py",
+        old="kept = _thin_indices(budgets, limit, budget_scale)",
+        new='kept = _thin_indices(budgets, limit, "linear")',
+        tests=CURVES,
+    ),
+    dict(
+        name="declining_curves_refused",
+        file="pfn/curves/forecast.py",
+        old="self._check_range(values, name)",
+        new=REFUSE_DECLINING,
+        tests=CURVES,
+    ),
+    dict(
+        name="declining_curves_refused_caught_by_properties",
+        file="pfn/curves/forecast.py",
+        old="self._check_range(values, name)",
+        new=REFUSE_DECLINING,
         tests=PROPERTIES,
     ),
 ]
