@@ -10,6 +10,7 @@ from priors.bo import BOPrior
 from priors.gp import GaussianPredictive, GPPrior
 from priors.learning_curves import LearningCurvePrior
 from priors.mixture import MixturePrior
+from priors.search import LearningCurveSearchPrior
 
 __all__ = [
     "BNNClassificationPrior",
@@ -20,6 +21,7 @@ __all__ = [
     "GPPrior",
     "GaussianPredictive",
     "LearningCurvePrior",
+    "LearningCurveSearchPrior",
     "MixturePrior",
     "Prior",
     "SamplesBatches",
