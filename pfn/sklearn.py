@@ -1,21 +1,39 @@
-"""A scikit-learn style front end: ``PFNRegressor(model="gp").fit(X, y).predict(X, return_std=True)``.
+"""scikit-learn front ends: ``PFNRegressor(model="gp").fit(X, y).predict(X, return_std=True)`` and
+``PFNClassifier(model="my-classifier.safetensors").fit(X, y).predict_proba(X)``.
 
 "Fitting" a PFN is conditioning on the data: the context is encoded once in ``fit``
-and every later prediction reuses it. No scikit-learn install is needed; the
-estimator follows its conventions (``get_params``/``set_params``, trailing-underscore
-attributes, ``score`` as R^2).
+and every later prediction reuses it. :class:`PFNRegressor` needs no scikit-learn install;
+it follows its conventions (``get_params``/``set_params``, trailing-underscore attributes,
+``score`` as R^2). :class:`PFNClassifier` is a full scikit-learn estimator (it passes
+``check_estimator`` within a PFN's limits) and needs scikit-learn >= 1.6.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 from typing import Any, Literal, overload
 
 import numpy as np
+import torch
 
 from pfn.inference.predictive import PosteriorPredictive
 from pfn.inference.predictor import ConditionedPredictor, Predictor, load
+from pfn.model.categorical import Categorical
 from pfn.types import ArrayLike
+
+try:  # optional: PFNRegressor works without scikit-learn, PFNClassifier says it needs it when fitted
+    from sklearn.base import BaseEstimator as _BaseEstimator
+    from sklearn.base import ClassifierMixin as _ClassifierMixin
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+
+    _SKLEARN_MISSING: str | None = None
+except ImportError as error:  # no scikit-learn, or one older than 1.6 (no validate_data)
+    _BaseEstimator, _ClassifierMixin = type("_BaseEstimator", (), {}), type("_ClassifierMixin", (), {})
+    _SKLEARN_MISSING = str(error)
 
 
 class PFNRegressor:
@@ -86,3 +104,169 @@ class PFNRegressor:
         y = np.asarray(y, dtype=np.float64)
         residual = ((y - self.predict(X)) ** 2).sum()
         return float(1 - residual / ((y - y.mean()) ** 2).sum())
+
+
+class PFNClassifier(_ClassifierMixin, _BaseEstimator):
+    """Classification with a PFN trained on a classification prior, as a scikit-learn classifier.
+
+    ``fit(X, y)`` checks the data against the model's limits and encodes it as the PFN's context
+    (no gradient steps); ``predict_proba`` is the PFN's posterior predictive over the classes seen
+    in ``y``. Labels may be anything :func:`numpy.unique` can sort (ints, strings, ...): they are
+    coded 0 .. k-1 in sorted order, as ``classes_`` lists them. The model's probabilities of codes
+    it was trained for but ``y`` lacks (a 3-class model fitted on 2 classes) are dropped and the
+    rest renormalised: they are the predictive given that the label is one of ``classes_``.
+
+    A model limits the data it conditions on; each limit is a ``ValueError`` in ``fit``: X must
+    have ``min_features`` to ``num_features`` columns, y at most the model's ``num_classes``
+    classes (and at least 2), and there may be at most ``max_context`` training points (the
+    largest context it was trained on) unless ``subsample=True``. X must be finite (impute NaN
+    first).
+
+    Args:
+        model: a classification checkpoint's path, a shipped model's name, or a loaded
+            :class:`~pfn.inference.predictor.Predictor`. Loaded in ``fit`` (a path or name is loaded
+            once per process and shared, for as long as the file is unchanged).
+        device: "cpu", "cuda" (or "cuda:N") or "mps", for a model given by path or name (a
+            ``Predictor`` keeps its own device).
+        subsample: with more training points than the model's ``max_context``, condition on a
+            random class-stratified subsample of ``max_context`` points (every class kept) instead
+            of raising ``ValueError``.
+        random_state: seed or ``numpy.random.RandomState`` for that subsample.
+
+    Attributes:
+        classes_: the labels, sorted; column j of ``predict_proba`` is the probability of ``classes_[j]``.
+        n_features_in_: number of features seen in ``fit``.
+        feature_names_in_: column names, when X was a DataFrame with string column names.
+        predictor_: the loaded model.
+        context_X_: the training points the PFN conditions on (after any subsampling), float64.
+        context_y_: their class codes: indices into ``classes_``.
+        conditioned_: the model with that context encoded.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | Predictor | None = None,
+        device: str = "cpu",
+        subsample: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+    ):
+        self.model = model
+        self.device = device
+        self.subsample = subsample
+        self.random_state = random_state
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> PFNClassifier:
+        """Condition the PFN on the training data: X of shape (n, d), y of shape (n,) with class labels.
+
+        Raises:
+            ValueError: no or a regression model; X or y malformed, not finite, or beyond the model's
+                limits (features, classes, context size; see the class description).
+        """
+        if _SKLEARN_MISSING is not None:
+            raise ImportError(
+                f"PFNClassifier needs scikit-learn >= 1.6 (pip install 'scikit-learn>=1.6'): {_SKLEARN_MISSING}"
+            )
+        x_arr: np.ndarray
+        # 2-d, finite, one label per row (a column vector y warns); sets n_features_in_ and feature_names_in_
+        x_arr, y_arr = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y_arr)  # refuses continuous targets
+        classes, codes = np.unique(y_arr, return_inverse=True)
+        codes, k = codes.reshape(-1), len(classes)
+        if k < 2:
+            raise ValueError(
+                f"y has only one class ({classes.tolist()[0]!r}); a classifier needs samples of at least 2 classes"
+            )
+        predictor, k_max = _classification_model(self.model, self.device)
+        if k > k_max:
+            raise ValueError(f"y has {k} classes, but this model predicts at most {k_max} classes")
+        d, lo, hi = x_arr.shape[1], predictor.min_features, predictor.num_features
+        if not lo <= d <= hi:
+            allowed = f"{hi}" if lo == hi else f"{lo} to {hi}"
+            raise ValueError(f"X has {d} features, but this model takes {allowed} features")
+        limit = predictor.max_context
+        if limit is not None and len(x_arr) > limit:
+            if not self.subsample:
+                raise ValueError(
+                    f"X has {len(x_arr)} training points, but this model was trained on contexts of at most {limit}; "
+                    f"pass at most {limit} points, or PFNClassifier(subsample=True) to condition on a "
+                    f"class-stratified random subsample of {limit}"
+                )
+            if limit < k:
+                raise ValueError(f"y has {k} classes, more than this model's max_context ({limit}) points")
+            keep = _stratified_subsample(codes, limit, check_random_state(self.random_state))
+            x_arr, codes = x_arr[keep], codes[keep]
+        self.predictor_ = predictor
+        self.classes_ = classes
+        self.context_X_ = x_arr
+        self.context_y_ = codes
+        self.conditioned_: ConditionedPredictor = predictor.condition(x_arr, codes)
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "conditioned_")  # set last in fit (validate_data sets n_features_in_ earlier)
+
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """Log class probabilities at X, shape (m, len(classes_)), columns in the order of ``classes_``."""
+        check_is_fitted(self)
+        x_arr = validate_data(self, X, reset=False, dtype=np.float64)
+        pred = self.conditioned_.predict(x_arr)
+        if isinstance(pred, PosteriorPredictive):  # fitted with a classifier: cannot happen
+            raise TypeError("the model predicts real values, not classes")
+        logits = pred.logits[..., : len(self.classes_)].to(torch.float64)
+        return torch.log_softmax(logits, dim=-1).cpu().numpy()
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities at X, shape (m, len(classes_)): rows sum to 1, columns follow ``classes_``."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The most probable label at each row of X (an element of ``classes_``)."""
+        log_proba = self.predict_log_proba(X)  # first: it raises NotFittedError before fit
+        return self.classes_[np.argmax(log_proba, axis=1)]
+
+
+def _classification_model(model: str | os.PathLike | Predictor | None, device: str) -> tuple[Predictor, int]:
+    """The model to fit with (a Predictor as given, or one loaded and cached from a path or name) and
+    its number of classes."""
+    if model is None:
+        raise ValueError(
+            "model is required: PFNClassifier(model=...) takes a classification checkpoint's path, a shipped "
+            "model's name or a loaded pfn.Predictor"
+        )
+    if isinstance(model, Predictor):
+        predictor = model
+    elif isinstance(model, str | os.PathLike):
+        from pfn.pretrained import resolve
+
+        path = resolve(model).resolve()  # FileNotFoundError listing the shipped models
+        stat = path.stat()
+        predictor = _load_cached(str(path), str(device), stat.st_mtime_ns, stat.st_size)
+    else:
+        raise ValueError(f"model must be a checkpoint path, a shipped model's name or a pfn.Predictor, got {model!r}")
+    if not isinstance(predictor.output, Categorical):
+        raise ValueError(
+            f"model {model!r} predicts real values (it was trained on a regression prior); PFNClassifier needs a "
+            "model trained on a classification prior, use PFNRegressor for this one"
+        )
+    return predictor, predictor.output.num_classes
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, device: str, mtime_ns: int, size: int) -> Predictor:
+    """A checkpoint loaded once per (file version, device): fitting many estimators (cross-validation,
+    a grid search) reads it once. Keyed by modification time and size, so a rewritten file is reloaded."""
+    return load(path, device=device)
+
+
+def _stratified_subsample(codes: np.ndarray, size: int, rng: np.random.RandomState) -> np.ndarray:
+    """Sorted indices of ``size`` points drawn without replacement, each class's share as close to its
+    share of ``codes`` as whole numbers allow (largest remainders) and every class at least once."""
+    counts = np.bincount(codes)
+    ideal = counts * size / len(codes)
+    quota = np.minimum(counts, np.maximum(1, np.floor(ideal).astype(int)))
+    while quota.sum() > size:  # the at-least-one rule overshot: take from the largest quotas
+        quota[np.argmax(quota)] -= 1
+    while quota.sum() < size:  # hand out the rest by largest remainder among classes with points left
+        quota[np.argmax(np.where(quota < counts, ideal - quota, -np.inf))] += 1
+    picked = [rng.choice(np.flatnonzero(codes == c), q, replace=False) for c, q in enumerate(quota)]
+    return np.sort(np.concatenate(picked))
