@@ -273,6 +273,15 @@ def load_checkpoint(
             a missing or mismatched digest (header or tensors), a malformed header field, an unknown
             architecture, or an architecture that does not match the stored tensors or is too large.
     """
+    net, output, config, _ = load_verified_checkpoint(path)
+    return net, output, config
+
+
+def load_verified_checkpoint(
+    path: str | os.PathLike,
+) -> tuple[PFNTransformer, BarDistribution | Categorical, dict[str, Any], str]:
+    """:func:`load_checkpoint` plus the ``header_sha256`` the loaded model was verified against (it
+    covers every metadata field and, through ``tensors_sha256``, every tensor): the model's identity."""
     path = Path(path)
     config, metadata, layout = _verified_header(path)
     net = _meta_model(path, config, layout)
@@ -286,10 +295,11 @@ def load_checkpoint(
         raise CheckpointError(f"{path} is corrupted or was modified: its tensors do not match 'tensors_sha256'")
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, assign=True)  # no copy
     net.eval()
+    digest = metadata["header_sha256"]
     if config["output"]["kind"] == "categorical":
-        return net, Categorical(config["output"]["num_classes"]), config
+        return net, Categorical(config["output"]["num_classes"]), config, digest
     try:
         output = BarDistribution(tensors["bar.borders"], config["output"].get("tails", "half_normal"))
     except ValueError as err:
         raise CheckpointError(f"{path}: tensor 'bar.borders' is invalid: {err}") from None
-    return net, output, config
+    return net, output, config, digest

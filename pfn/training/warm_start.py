@@ -19,7 +19,6 @@ mixture of priors.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -30,9 +29,8 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from safetensors import safe_open
 
-from pfn.checkpoint import CheckpointError, header_digest, load_checkpoint, tensors_digest
+from pfn.checkpoint import CheckpointError, load_verified_checkpoint
 from pfn.model.bar_distribution import BarDistribution
 from pfn.model.categorical import Categorical
 from pfn.model.normalization import Normalization
@@ -73,14 +71,6 @@ class Source:
         return {"source": self.given, "header_sha256": self.header_sha256}
 
 
-def _stored_tensors(net: PFNTransformer, output: BarDistribution | Categorical) -> dict[str, torch.Tensor]:
-    """The tensors of ``net`` and ``output`` as :func:`pfn.checkpoint.save_checkpoint` stores them."""
-    tensors = {f"net.{k}": v.detach().float() for k, v in net.state_dict().items()}
-    if isinstance(output, BarDistribution):
-        tensors["bar.borders"] = output.borders.detach().float()
-    return tensors
-
-
 def load_source(init_from: str | os.PathLike[str]) -> Source:
     """The checkpoint ``init_from`` names (a path, or a shipped model's name), verified; never unpickled.
 
@@ -92,16 +82,10 @@ def load_source(init_from: str | os.PathLike[str]) -> Source:
     given = str(init_from)
     try:
         path = resolve(init_from)
-        net, output, config = load_checkpoint(path)
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
+        net, output, config, digest = load_verified_checkpoint(path)  # the digest the loaded model was verified by
     except (FileNotFoundError, CheckpointError, OSError) as err:
         raise InitFromError(f"init_from={given}: {err}") from None
-    # The digest recorded must be the one of the model loaded: the file must not have changed in between.
-    same = metadata.get("header_sha256") == header_digest(metadata) and json.loads(metadata["config"]) == config
-    if not same or metadata.get("tensors_sha256") != tensors_digest(_stored_tensors(net, output)):
-        raise InitFromError(f"init_from={given}: {path} changed while it was read; try again")
-    return Source(given, path, net, output, config, metadata["header_sha256"])
+    return Source(given, path, net, output, config, digest)
 
 
 def _output_kind(output: BarDistribution | Categorical) -> str:
