@@ -14,7 +14,9 @@ from pfn.bo.acquisition import _select_context
 
 optuna = pytest.importorskip("optuna")
 from pfn.bo import PFNSampler  # noqa: E402
-from pfn.bo.optuna_sampler import _finite, _from_unit, _to_unit  # noqa: E402
+from pfn.bo.optuna_sampler import _finite  # noqa: E402
+from pfn.optuna_space import from_unit as _from_unit  # noqa: E402
+from pfn.optuna_space import to_unit as _to_unit  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

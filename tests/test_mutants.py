@@ -14,7 +14,7 @@ MUTANTS = mutation_check.load_mutants(ROOT / "tests" / "mutants")
 
 
 def test_there_are_mutants_for_every_area():
-    areas = {"bar_distribution", "checkpoint", "curves", "inference", "priors", "training"}
+    areas = {"bar_distribution", "bo", "checkpoint", "curves", "inference", "priors", "search", "training"}
     assert {m["group"] for m in MUTANTS} >= areas
     names = [m["name"] for m in MUTANTS]
     assert len(names) == len(set(names)), "mutant names must be unique"

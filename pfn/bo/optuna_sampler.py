@@ -13,7 +13,6 @@ Only completed trials are observations: pruned, failed and running ones are igno
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,8 +32,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, STEPS, suggest
 from pfn.inference import Predictor, load
-
-NumericDistribution = FloatDistribution | IntDistribution
+from pfn.optuna_space import from_unit, to_unit
 
 
 class PFNSampler(optuna.samplers.BaseSampler):
@@ -114,7 +112,7 @@ class PFNSampler(optuna.samplers.BaseSampler):
             return {}
         start = time.perf_counter()
         x = torch.tensor(
-            [[_to_unit(t.params[n], search_space[n]) for n in names] for t in done], dtype=torch.float64
+            [[to_unit(t.params[n], search_space[n]) for n in names] for t in done], dtype=torch.float64
         )  # (n, d)
         y = _finite(np.array([t.value for t in done], dtype=np.float64), study.direction)
         generator = torch.Generator().manual_seed(int(self._rng.randint(2**31 - 1)))
@@ -123,7 +121,7 @@ class PFNSampler(optuna.samplers.BaseSampler):
             self.predictor, x, torch.from_numpy(y), maximize=maximize, generator=generator,
             n_candidates=self.n_candidates, n_starts=self.n_starts, steps=self.steps,
         )  # fmt: skip
-        params = {n: _from_unit(float(u), search_space[n]) for n, u in zip(names, point[0], strict=True)}
+        params = {n: from_unit(float(u), search_space[n]) for n, u in zip(names, point[0], strict=True)}
         self.suggest_seconds.append(time.perf_counter() - start)
         return params
 
@@ -160,46 +158,3 @@ def _finite(values: np.ndarray, direction: StudyDirection) -> np.ndarray:
         return np.zeros_like(values)
     worst = values[finite].max() if direction == StudyDirection.MINIMIZE else values[finite].min()
     return np.where(finite, values, worst)
-
-
-# -- the unit cube and back: each parameter on its own axis -----------------------------------------------
-def _grid(distribution: NumericDistribution) -> tuple[float, int] | None:
-    """(step, number of values) of a discrete linear parameter, None for continuous or log-scaled ones."""
-    if distribution.log:
-        return None
-    step = distribution.step
-    if step is None:
-        return None
-    return float(step), int(round((distribution.high - distribution.low) / step)) + 1
-
-
-def _to_unit(value: float, distribution: BaseDistribution) -> float:
-    """A parameter's value as a coordinate in [0, 1]: discrete values at the centres of equal cells."""
-    assert isinstance(distribution, FloatDistribution | IntDistribution)
-    low, high = float(distribution.low), float(distribution.high)
-    grid = _grid(distribution)
-    if grid is not None:
-        step, count = grid
-        return (round((value - low) / step) + 0.5) / count
-    if distribution.log:
-        low, high, value = math.log(low), math.log(high), math.log(value)
-    return (value - low) / (high - low) if high > low else 0.5
-
-
-def _from_unit(u: float, distribution: BaseDistribution) -> float | int:
-    """The parameter value at coordinate ``u`` in [0, 1], exactly one of the distribution's values."""
-    assert isinstance(distribution, FloatDistribution | IntDistribution)
-    u = min(max(u, 0.0), 1.0)
-    low, high = float(distribution.low), float(distribution.high)
-    grid = _grid(distribution)
-    if grid is not None:
-        step, count = grid
-        value = low + step * min(int(u * count), count - 1)
-    elif distribution.log:
-        value = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-    else:
-        value = low + u * (high - low)
-    value = min(max(value, low), high)
-    if isinstance(distribution, IntDistribution):
-        return int(min(max(round(value), distribution.low), distribution.high))
-    return value

@@ -37,6 +37,10 @@ checkpoint whose prior is a ``LearningCurvePrior`` with one input feature; the s
   any other; the model, trained on improving curves, reads a decline as a setback rather than a
   trend. :func:`gets_steadily_worse` picks out runs that keep getting worse.
 
+**Whole searches.** :class:`Search` forecasts every configuration of a hyperparameter search from
+all its runs' curves at once (a search model, ``"search"``), :func:`freeze_thaw` decides which run to
+continue next, and :class:`pfn.curves.pruners.SearchPruner` prunes Optuna trials with it.
+
 Every finite curve gets a forecast. Every function here raises ``ValueError`` naming the
 argument for invalid input: NaN or inf, an empty curve, values outside closed bounds, budgets
 that do not increase, a wrong type.
@@ -51,7 +55,9 @@ from pfn.curves.forecast import (
     should_stop,
     thin,
 )
+from pfn.curves.freeze_thaw import FreezeThawResult, freeze_thaw
 from pfn.curves.models import CURVE_PRIOR, DEFAULT_MODEL, load, max_points
+from pfn.curves.search import DEFAULT_SEARCH_MODEL, SEARCH_PRIOR, Search, fit_context, load_search_model
 
 __all__ = [
     "BUDGET_SCALES",
@@ -59,9 +65,16 @@ __all__ = [
     "DEFAULT_MODEL",
     "DIRECTIONS",
     "CurveForecast",
+    "DEFAULT_SEARCH_MODEL",
+    "FreezeThawResult",
+    "SEARCH_PRIOR",
+    "Search",
     "extrapolate",
+    "fit_context",
+    "freeze_thaw",
     "gets_steadily_worse",
     "load",
+    "load_search_model",
     "max_points",
     "probability_of_beating",
     "should_stop",

@@ -84,14 +84,14 @@ MUTANTS = [
     ),
     dict(
         name="log_parameters_mapped_linearly",
-        file="pfn/bo/optuna_sampler.py",
+        file="pfn/optuna_space.py",
         old="        value = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))",
         new="        value = low + u * (high - low)",
         tests=FRONT,
     ),
     dict(
         name="discrete_cells_off_by_half",
-        file="pfn/bo/optuna_sampler.py",
+        file="pfn/optuna_space.py",
         old="return (round((value - low) / step) + 0.5) / count",
         new="return round((value - low) / step) / count",
         tests=FRONT,
