@@ -25,6 +25,11 @@ the full budget first reached the best final accuracy of the unpruned search wit
 (the ratio to the unpruned search's epochs is the saving; "kept best" counts the seeds where it got there at
 all), and the regret (best final accuracy in the pool minus the best final accuracy among runs trained to the
 full budget) after 25%, 50% and 100% of the unpruned search's epochs. Writes docs/results/bench_search.md.
+
+``--forecast-speed`` times :meth:`pfn.curves.Search.forecast` instead: a history of 2,000 observed points (50
+runs of 40 epochs, 6 hyperparameters) forecast for 100 configurations at their final epoch, building the
+``Search`` (checks, thinning to the model's context, encoding it) included; median of ``--repeats`` on one
+thread. Writes docs/results/bench_search_speed.md.
 """
 
 from __future__ import annotations
@@ -190,6 +195,28 @@ def report(results: dict[str, dict[tuple[str, str], list[dict[str, float]]]], ar
     return "\n".join(lines) + "\n"
 
 
+def forecast_speed(args: argparse.Namespace) -> str:
+    rng = np.random.default_rng(0)
+    configs, queries = rng.random((50, 6)), rng.random((100, 6))
+    values = np.sort(rng.uniform(0.2, 0.9, (50, 40)), axis=1)
+    curves.Search(configs, values, max_epochs=40, model=args.model).forecast(queries)  # load and warm up
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        forecast = curves.Search(configs, values, max_epochs=40, model=args.model).forecast(queries)
+        forecast.median  # noqa: B018 - the statistics a user reads
+        times.append(time.perf_counter() - start)
+    search = curves.Search(configs, values, max_epochs=40, model=args.model)
+    return (
+        f"`python scripts/bench_search.py --forecast-speed --model {args.model} --repeats {args.repeats}`: "
+        f"a history of {search.num_points} observed points (50 runs x 40 epochs, 6 hyperparameters), thinned to "
+        f"the model's context of {len(search.context()[0])} points, forecast for 100 configurations.\n\n"
+        "| history | configurations | median ms per forecast (Search built, conditioned, predicted) |\n"
+        "|---:|---:|---:|\n"
+        f"| {search.num_points} | 100 | {1000 * statistics.median(times):.1f} |\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", type=Path, default=POOLS)
@@ -201,8 +228,15 @@ def main() -> None:
     parser.add_argument("--model", default=curves.DEFAULT_SEARCH_MODEL, help="the search model")
     parser.add_argument("--curve-model", default=curves.DEFAULT_MODEL, help="the single-curve model")
     parser.add_argument("--results-name", default="bench_search")
+    parser.add_argument("--forecast-speed", action="store_true", help="time Search.forecast instead")
+    parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.forecast_speed:
+        body = forecast_speed(args)
+        print(body)
+        write_results(f"{args.results_name}_speed", body, threads=1)
+        return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     with gzip.open(args.pools, "rt") as f:
