@@ -85,7 +85,9 @@ def freeze_thaw(
         total_epochs: the search's budget of epochs over all runs; never exceeded.
         step: epochs per decision (a positive integer; the last one of a run or of the search may be shorter).
         initial_runs: candidates started before the model decides (picked at random; at least 1).
-        direction, bounds, model: as for :class:`pfn.curves.Search`.
+        direction: "maximize" or "minimize", as for :class:`pfn.curves.Search`.
+        bounds: (lower, upper) of the metric, as for :class:`pfn.curves.Search`.
+        model: the search model's name or path, or a loaded predictor.
         seed: seeds the initial runs, the horizons and the thresholds.
 
     Returns:
