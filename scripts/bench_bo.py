@@ -71,7 +71,8 @@ class Settings:
     out: Path
     trials: int
     model: str
-    pfn_tag: str  # where PFN runs are stored: "pfn-<model file stem>-<sha256 prefix>"
+    pfn_tag: str  # where PFN runs are stored: "pfn-<model file stem>-<sha256 prefix>[-<output warp>]"
+    output_warp: str = "none"  # PFNSampler's output_warp
     jobs: int = 1  # runs in parallel, which slows each one down on a small machine
 
 
@@ -114,7 +115,7 @@ def startup_points(f: TestFunction, seed: int) -> np.ndarray:
     return f.lower + (f.upper - f.lower) * np.random.default_rng(seed).random((STARTUP, f.dim))
 
 
-def make_sampler(name: str, seed: int, model: str) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int, model: str, output_warp: str = "none") -> optuna.samplers.BaseSampler:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
@@ -124,7 +125,7 @@ def make_sampler(name: str, seed: int, model: str) -> optuna.samplers.BaseSample
     if name == "pfn":
         from pfn.bo import PFNSampler
 
-        return PFNSampler(model=model, n_startup_trials=STARTUP, seed=seed)
+        return PFNSampler(model=model, n_startup_trials=STARTUP, seed=seed, output_warp=output_warp)
     raise ValueError(f"{name} is not an Optuna sampler")
 
 
@@ -191,7 +192,8 @@ def execute(run: Run, settings: Settings) -> str:
     if run.sampler == "botorch":
         values, seconds = run_botorch(f, run.seed, settings.trials)
     else:
-        values, seconds = run_optuna(f, make_sampler(run.sampler, run.seed, settings.model), run.seed, settings.trials)
+        sampler = make_sampler(run.sampler, run.seed, settings.model, settings.output_warp)
+        values, seconds = run_optuna(f, sampler, run.seed, settings.trials)
     wall = time.perf_counter() - start
     best = np.minimum.accumulate(values).tolist()
     record = {**run.__dict__, "trials": settings.trials, "best": best, "suggest_seconds": seconds,
@@ -437,7 +439,9 @@ def random_trials(f: TestFunction, n: int, seed: int) -> list[optuna.trial.Froze
                                       distributions=distributions, value=float(f(x))) for x in points]  # fmt: skip
 
 
-def suggest_seconds(sampler: str, f: TestFunction, n: int, seed: int, model: str) -> tuple[float, float]:
+def suggest_seconds(
+    sampler: str, f: TestFunction, n: int, seed: int, model: str, output_warp: str = "none"
+) -> tuple[float, float]:
     """Seconds of the first suggest in a study holding ``n`` completed random observations, and of the next one
     once that point is observed (where a sampler may warm-start from its previous fit, as in a BO loop)."""
     trials = random_trials(f, n, seed)
@@ -452,7 +456,7 @@ def suggest_seconds(sampler: str, f: TestFunction, n: int, seed: int, model: str
             times.append(time.perf_counter() - start)
             x_unit, y = np.vstack([x_unit, u]), np.append(y, f(f.lower + u * (f.upper - f.lower)))
         return times[0], times[1]
-    study = optuna.create_study(sampler=make_sampler(sampler, seed, model))
+    study = optuna.create_study(sampler=make_sampler(sampler, seed, model, output_warp))
     study.add_trials(trials)
     trial, x, first = ask(study, f)
     study.tell(trial, float(f(x)))
@@ -469,12 +473,14 @@ def suggest_times(functions: list[str], samplers: list[str], sizes: list[int], r
              + (" | gp / pfn: first / next |" if ratio else " |"),
              "|---|---:|" + "---:|" * (len(samplers) + ratio)]  # fmt: skip
     for s in samplers:  # imports and first-call costs, untimed
-        suggest_seconds(s, get(functions[0]), min(sizes), repeats, settings.model)
+        suggest_seconds(s, get(functions[0]), min(sizes), repeats, settings.model, settings.output_warp)
     for name in functions:
         for n in sizes:
             times = {}
             for s in samplers:
-                pairs = [suggest_seconds(s, get(name), n, r, settings.model) for r in range(repeats)]
+                pairs = [
+                    suggest_seconds(s, get(name), n, r, settings.model, settings.output_warp) for r in range(repeats)
+                ]
                 times[s] = [statistics.median(p[i] for p in pairs) for i in range(2)]
             cells = [f"{times[s][0]:.3g} / {times[s][1]:.3g}" for s in samplers]
             if ratio:
@@ -494,6 +500,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=16, help="number of seeds: runs seeds 0 to N - 1")
     parser.add_argument("--trials", type=int, default=50, help=f"trials per run, the first {STARTUP} random")
     parser.add_argument("--model", default="bo", help="PFNSampler's model: a shipped model's name or a checkpoint")
+    parser.add_argument("--output-warp", default="none", choices=["none", "rank"], help="PFNSampler's output_warp")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_bo", help="where runs are stored")
@@ -512,7 +519,9 @@ def main() -> None:
         tag = model_tag(args.model, max(dims.values())) if "pfn" in samplers else ""
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
-    settings = Settings(args.out.resolve(), args.trials, args.model, tag, args.jobs)
+    if tag and args.output_warp != "none":
+        tag += f"-{args.output_warp}"
+    settings = Settings(args.out.resolve(), args.trials, args.model, tag, args.output_warp, args.jobs)
     if suggest_mode:
         table = suggest_times(functions, samplers, args.sizes, args.repeats, settings)
         write_results(f"{args.results_name}_suggest", table, threads=args.threads)

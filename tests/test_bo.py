@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pfn
-from pfn.bo import maximize_acquisition, suggest
+from pfn.bo import maximize_acquisition, suggest, warp_outputs
 from pfn.bo.acquisition import _select_context
 
 optuna = pytest.importorskip("optuna")
@@ -111,6 +111,36 @@ def test_minimising_and_maximising_look_in_opposite_places(model):
     g = torch.Generator().manual_seed(0)
     assert suggest(model, x, y, maximize=True, generator=g).item() > 0.9
     assert suggest(model, x, y, maximize=False, generator=g).item() < 0.1
+
+
+def test_rank_warp_gives_the_normal_scores_of_the_ranks():
+    stats = pytest.importorskip("scipy.stats")
+    y = torch.tensor([3.0, 1.0, 2.0, 2.0, 100.0, -7.0], dtype=torch.float64)
+    expected = stats.norm.ppf((stats.rankdata(y.numpy()) - 0.5) / len(y))  # ties share their mean rank
+    np.testing.assert_allclose(warp_outputs(y, "rank").numpy(), expected, rtol=1e-12)
+    assert torch.equal(warp_outputs(y, "none"), y)
+    with pytest.raises(ValueError, match="output_warp must be one of 'none', 'rank'"):
+        warp_outputs(y, "log")
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=40))
+def test_rank_warp_keeps_the_order_and_the_incumbent(values):
+    y = torch.tensor(values, dtype=torch.float64)
+    z = warp_outputs(y, "rank")
+    assert torch.isfinite(z).all()
+    i, j = torch.meshgrid(torch.arange(len(y)), torch.arange(len(y)), indexing="ij")
+    assert torch.equal(y[i] < y[j], z[i] < z[j]) and torch.equal(y[i] == y[j], z[i] == z[j])
+    assert int(z.argmax()) in torch.nonzero(y == y.max()).flatten().tolist()
+
+
+def test_a_warped_search_sees_the_warped_incumbent(model):
+    x, y = _data(12, 2)
+    seen = []
+    suggest(model, x, y, acquisition=lambda p, best: seen.append(best) or p.mean, steps=1, output_warp="rank")
+    assert set(seen) == {float(warp_outputs(y, "rank").max())}
+    with pytest.raises(ValueError, match="output_warp must be one of"):
+        PFNSampler(model=model, output_warp="quantile")
 
 
 def test_no_observations_give_a_random_point(model):

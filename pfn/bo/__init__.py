@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from pfn.bo.acquisition import maximize_acquisition, suggest
+from pfn.bo.acquisition import OUTPUT_WARPS, maximize_acquisition, suggest, warp_outputs
 
 _LAZY = {
     "PFNSampler": "pfn.bo.optuna_sampler",
@@ -25,7 +25,7 @@ _LAZY = {
     "PFNLogExpectedImprovement": "pfn.bo.botorch_model",
 }
 
-__all__ = ["maximize_acquisition", "suggest", *_LAZY]
+__all__ = ["OUTPUT_WARPS", "maximize_acquisition", "suggest", "warp_outputs", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -24,6 +24,32 @@ N_CANDIDATES, N_STARTS, STEPS = 1024, 4, 25
 
 #: an acquisition function: the posterior predictive at m queries -> m values to maximise
 Acquisition = Callable[[PosteriorPredictive], Array]
+#: maps of the observed values before conditioning (see :func:`warp_outputs`)
+OUTPUT_WARPS = ("none", "rank")
+
+
+def warp_outputs(y: torch.Tensor, warp: str) -> torch.Tensor:
+    """Observed values mapped by a monotone warp before the model sees them.
+
+    ``"none"`` leaves them as they are (the model standardises them). ``"rank"`` replaces each value
+    by the normal score of its rank, ``Phi^-1((rank - 1/2) / n)``, tied values sharing their mean rank:
+    a Gaussian copula of the observations. A heavy-tailed objective (a few very bad values, as Branin or
+    Rosenbrock give) then no longer squeezes the values near the optimum into a sliver of the model's
+    output range. The map is increasing, so the order of the values, the incumbent and the direction of
+    improvement are kept; magnitudes are not (an improvement is measured in ranks).
+    """
+    if warp not in OUTPUT_WARPS:
+        raise ValueError(f"output_warp must be one of {', '.join(map(repr, OUTPUT_WARPS))}, got {warp!r}")
+    if warp == "none" or len(y) == 0:
+        return y
+    order = torch.argsort(y, stable=True)
+    ranks = torch.empty_like(y)
+    ranks[order] = torch.arange(1, len(y) + 1, dtype=y.dtype)
+    _, groups = torch.unique(y, return_inverse=True)  # tied values share the mean of their ranks
+    mean_rank = torch.zeros(int(groups.max()) + 1, dtype=y.dtype).index_add_(0, groups, ranks)
+    mean_rank /= torch.bincount(groups).to(y.dtype)
+    p = (mean_rank[groups] - 0.5) / len(y)
+    return torch.special.ndtri(p)
 
 
 def maximize_acquisition(
@@ -96,6 +122,7 @@ def suggest(
     n_candidates: int = N_CANDIDATES,
     n_starts: int = N_STARTS,
     steps: int = STEPS,
+    output_warp: str = "none",
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """The next ``q`` points to evaluate, in the unit cube, given observations ``(x_train, y_train)``.
@@ -112,6 +139,8 @@ def suggest(
         n_candidates: random candidates scored in one pass (see :func:`maximize_acquisition`).
         n_starts: best candidates from which gradient ascent starts.
         steps: Adam steps per start.
+        output_warp: map the observed values before conditioning, "none" or "rank" (normal scores of
+            their ranks; see :func:`warp_outputs`). The acquisition then works on the warped values.
         generator: the random source, for reproducible suggestions.
 
     When there are more observations than the model's ``max_context``, the context holds the best
@@ -125,6 +154,7 @@ def suggest(
     if predictor.is_classifier:
         raise ValueError("suggest needs a regression model; this predictor is a classifier")
     x, y = _observations(predictor, x_train, y_train)
+    y = warp_outputs(y, output_warp)
     d = x.shape[1]
     chosen = []
     for _ in range(q):

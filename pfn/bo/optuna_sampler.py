@@ -30,7 +30,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("PFNSampler needs optuna: pip install 'pfn[bo]'") from error
 
-from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, STEPS, suggest
+from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, OUTPUT_WARPS, STEPS, suggest
 from pfn.inference import Predictor, load
 from pfn.optuna_space import from_unit, to_unit
 
@@ -50,6 +50,8 @@ class PFNSampler(optuna.samplers.BaseSampler):
         n_candidates: random candidates per suggestion (:func:`pfn.bo.maximize_acquisition`).
         n_starts: candidates from which gradient ascent starts.
         steps: Adam steps per start.
+        output_warp: map the objective values before conditioning, "none" or "rank" (normal scores
+            of their ranks, :func:`pfn.bo.warp_outputs`).
 
     Attributes:
         suggest_seconds: wall seconds of each model-based suggestion, in order.
@@ -65,6 +67,7 @@ class PFNSampler(optuna.samplers.BaseSampler):
         n_candidates: int = N_CANDIDATES,
         n_starts: int = N_STARTS,
         steps: int = STEPS,
+        output_warp: str = "none",
     ) -> None:
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 0:
             raise ValueError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
@@ -76,6 +79,9 @@ class PFNSampler(optuna.samplers.BaseSampler):
         self._independent = independent_sampler or optuna.samplers.RandomSampler(seed=seed)
         self._search_space = IntersectionSearchSpace()
         self.n_candidates, self.n_starts, self.steps = n_candidates, n_starts, steps
+        if output_warp not in OUTPUT_WARPS:
+            raise ValueError(f"output_warp must be one of {', '.join(map(repr, OUTPUT_WARPS))}, got {output_warp!r}")
+        self.output_warp = output_warp
         self.suggest_seconds: list[float] = []
 
     def reseed_rng(self) -> None:
@@ -119,7 +125,7 @@ class PFNSampler(optuna.samplers.BaseSampler):
         maximize = study.direction == StudyDirection.MAXIMIZE
         point = suggest(
             self.predictor, x, torch.from_numpy(y), maximize=maximize, generator=generator,
-            n_candidates=self.n_candidates, n_starts=self.n_starts, steps=self.steps,
+            n_candidates=self.n_candidates, n_starts=self.n_starts, steps=self.steps, output_warp=self.output_warp,
         )  # fmt: skip
         params = {n: from_unit(float(u), search_space[n]) for n, u in zip(names, point[0], strict=True)}
         self.suggest_seconds.append(time.perf_counter() - start)

@@ -96,4 +96,18 @@ MUTANTS = [
         new="return round((value - low) / step) / count",
         tests=FRONT,
     ),
+    dict(
+        name="rank_warp_ties_not_averaged",
+        file="pfn/bo/acquisition.py",
+        old="mean_rank /= torch.bincount(groups).to(y.dtype)",
+        new="mean_rank = ranks[torch.argsort(groups)][: len(mean_rank)]",
+        tests=FRONT,
+    ),
+    dict(
+        name="sampler_ignores_its_output_warp",
+        file="pfn/bo/acquisition.py",
+        old="    y = warp_outputs(y, output_warp)\n",
+        new="",
+        tests=FRONT,
+    ),
 ]
