@@ -37,7 +37,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import shlex
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -172,8 +174,8 @@ def run_task(task: dict[str, Any], args: argparse.Namespace) -> dict[tuple[str, 
 
 def report(results: dict[str, dict[tuple[str, str], list[dict[str, float]]]], args: argparse.Namespace) -> str:
     lines = [
-        f"`python scripts/bench_search.py --seeds {args.seeds} --trials {args.trials} --model {args.model} "
-        f"--curve-model {args.curve_model}`: replayed searches over recorded pools of MLP runs; medians over "
+        f"`python scripts/bench_search.py {shlex.join(sys.argv[1:])}`: replayed searches over recorded pools of MLP "
+        "runs; medians over "
         f"{args.seeds} seeds. *Epochs to best*: epochs until a fully trained run reached the unpruned search's "
         "best final accuracy, as a share of the unpruned search's epochs (lower is better; inf: never). *Kept "
         "best*: seeds where it got there. *Regret at x%*: best final accuracy of the pool minus the best final "
