@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import shlex
 import statistics
 import sys
@@ -70,6 +71,7 @@ class Replay:
         self.max_epochs = self.curves.shape[1]
         self.spent = 0
         self.completed: list[tuple[int, float]] = []  # (epochs spent when it finished, final value)
+        self.after_trials: tuple[int, float] | None = None  # (epochs spent, best final) after --trials trials
 
     @property
     def best_possible(self) -> float:
@@ -136,6 +138,8 @@ def study_search(replay: Replay, sampler: str, pruner: str, seed: int, budget: i
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, float(replay.curves[index, -1]))
+        if n + 1 == min(args.trials, len(replay.units)):
+            replay.after_trials = (replay.spent, replay.best_within(float("inf")))
 
 
 def freeze_thaw_search(replay: Replay, seed: int, budget: int, args: argparse.Namespace) -> None:
@@ -163,7 +167,10 @@ def run_task(task: dict[str, Any], args: argparse.Namespace) -> dict[tuple[str, 
                 elif method != "none":
                     study_search(replay, sampler, method, seed, total, args)
                 key = ("random", "freeze-thaw") if method == "freeze-thaw" else (sampler, method)
+                spent, best = replay.after_trials or (math.nan, math.nan)
                 rows.setdefault(key, []).append({
+                    "trials_epochs": spent / total,
+                    "trials_kept": float(best >= target - 1e-12) if not math.isnan(best) else math.nan,
                     "epochs_to_best": replay.epochs_to_reach(target) / total,
                     "epochs": replay.spent / total,
                     **{f"regret_{s}": replay.best_possible - replay.best_within(s * total) for s in SHARES},
@@ -175,23 +182,28 @@ def run_task(task: dict[str, Any], args: argparse.Namespace) -> dict[tuple[str, 
 def report(results: dict[str, dict[tuple[str, str], list[dict[str, float]]]], args: argparse.Namespace) -> str:
     lines = [
         f"`python scripts/bench_search.py {shlex.join(sys.argv[1:])}`: replayed searches over recorded pools of MLP "
-        "runs; medians over "
-        f"{args.seeds} seeds. *Epochs to best*: epochs until a fully trained run reached the unpruned search's "
-        "best final accuracy, as a share of the unpruned search's epochs (lower is better; inf: never). *Kept "
-        "best*: seeds where it got there. *Regret at x%*: best final accuracy of the pool minus the best final "
-        "accuracy of runs completed within x% of the unpruned search's epochs.",
+        f"runs; medians over {args.seeds} seeds. *Epochs for {args.trials} trials*: what a study spent on its first "
+        f"{args.trials} trials (the unpruned study's trials, in the same order under random search), as a share of "
+        "the unpruned study's epochs; *same best*: seeds where those trials still include the unpruned study's best "
+        "final accuracy. *Epochs to best*: epochs until a fully trained run reached the unpruned study's best final "
+        "accuracy, a study going on past its trials with the unpruned study's epochs as budget (inf: never); "
+        "*reached*: seeds where it got there. *Regret at x%*: best final accuracy of the pool minus the best final "
+        "accuracy of runs completed within x% of the unpruned study's epochs.",
         "",
-        "| task | sampler | method | epochs to best | kept best | epochs spent | regret at 25% | regret at 50% | "
-        "regret at 100% | seconds per search |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| task | sampler | method | epochs for {args.trials} trials | same best | epochs to best | reached | "
+        "regret at 25% | regret at 50% | regret at 100% | seconds per search |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for task, rows in results.items():
         for (sampler, method), runs in rows.items():
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            kept = sum(np.isfinite(r["epochs_to_best"]) for r in runs)
+            reached = sum(np.isfinite(r["epochs_to_best"]) for r in runs)
+            same = sum(r["trials_kept"] == 1 for r in runs)
+            at_trials = "—" if math.isnan(med["trials_epochs"]) else f"{med['trials_epochs']:.2f}"
             lines.append(
-                f"| {task[:28]} | {sampler} | {method} | {med['epochs_to_best']:.2f} | {kept}/{len(runs)} | "
-                f"{med['epochs']:.2f} | {med['regret_0.25']:.3f} | {med['regret_0.5']:.3f} | "
+                f"| {task[:28]} | {sampler} | {method} | {at_trials} | "
+                f"{'—' if at_trials == '—' else f'{same}/{len(runs)}'} | {med['epochs_to_best']:.2f} | "
+                f"{reached}/{len(runs)} | {med['regret_0.25']:.3f} | {med['regret_0.5']:.3f} | "
                 f"{med['regret_1.0']:.3f} | {med['seconds']:.1f} |"
             )
     return "\n".join(lines) + "\n"
