@@ -168,7 +168,7 @@ def test_a_long_history_is_thinned_to_the_models_context_keeping_every_runs_firs
         ({"epochs": [[1], [2, 3], [1]]}, r"epochs\[1\] must have one budget per value"),
         ({"max_epochs": 0}, "max_epochs must be positive"),
         ({"direction": "up"}, "direction must be one of"),
-        ({"values": [[0.5], [0.5], [0.5]], "bounds": (None, None)}, "empty or infinite range"),
+        ({"values": [[0.5], [0.5], [0.5]], "bounds": (None, None)}, "bounds give values an empty range"),
     ],
 )
 def test_bad_history_is_refused_naming_the_argument(model, kwargs, message):

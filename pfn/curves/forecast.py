@@ -196,6 +196,25 @@ def _value_map(values: np.ndarray, direction: str, bounds: Bounds) -> tuple[floa
     return (lo, hi - lo, 1.0) if direction == "maximize" else (hi, hi - lo, -1.0)
 
 
+def _check_value_range(values: np.ndarray, loc: float, span: float, sign: float, name: str, whole: str) -> None:
+    """The value map's range is finite and not empty, and holds every value; ``whole`` ("curve", "search")
+    names what an open side is taken from, in the message."""
+    lower, upper = (loc, loc + span) if sign > 0 else (loc - span, loc)
+    if not np.isfinite(span):
+        raise ValueError(f"the range of bounds for {name} is too wide to represent: ({lower:g}, {upper:g})")
+    if not span > 0:
+        raise ValueError(
+            f"bounds give {name} an empty range ({lower:g}, {upper:g}): an open side is taken from the {whole}, "
+            f"so a constant {whole} needs closed bounds"
+        )
+    tol = 1e-9 * max(1.0, abs(lower), abs(upper))
+    if values.min() < lower - tol or values.max() > upper + tol:
+        raise ValueError(
+            f"{name} has values outside bounds ({lower:g}, {upper:g}); pass bounds that contain the metric's "
+            "range, or None for an open side"
+        )
+
+
 def gets_steadily_worse(values: ArrayLike, direction: str = "maximize", bounds: Bounds = (0.0, 1.0)) -> bool:
     """True when a curve keeps getting worse in ``direction``: a diverging run (or a wrongly declared direction).
 
@@ -254,21 +273,7 @@ class _CurveMap:
         self.u = (values[kept] - self.loc) / (self.sign * self.span)
 
     def _check_range(self, values: np.ndarray, name: str) -> None:
-        """The value map's range is finite and not empty, and holds every value."""
-        lower, upper = (self.loc, self.loc + self.span) if self.sign > 0 else (self.loc - self.span, self.loc)
-        if not np.isfinite(self.span):
-            raise ValueError(f"the range of bounds for {name} is too wide to represent: ({lower:g}, {upper:g})")
-        if not self.span > 0:
-            raise ValueError(
-                f"bounds give {name} an empty range ({lower:g}, {upper:g}): an open side is taken from the curve, "
-                "so a constant curve needs closed bounds"
-            )
-        tol = 1e-9 * max(1.0, abs(lower), abs(upper))
-        if values.min() < lower - tol or values.max() > upper + tol:
-            raise ValueError(
-                f"{name} has values outside bounds ({lower:g}, {upper:g}); pass bounds that contain the metric's "
-                "range, or None for an open side"
-            )
+        _check_value_range(values, self.loc, self.span, self.sign, name, "curve")
 
     def position(self, epochs: ArrayLike) -> np.ndarray:
         """Model input: the first budget at 1/grid, max_epochs at 1 (one grid step is 1/grid)."""

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from pfn.curves.checks import DIRECTIONS, Bounds, _check_bounds, _choice, _is_scalar_like, _number, _numbers
-from pfn.curves.forecast import CurveForecast, _thin_indices, _value_map
+from pfn.curves.forecast import CurveForecast, _check_value_range, _thin_indices, _value_map
 from pfn.inference.predictive import PosteriorPredictive
 from pfn.inference.predictor import ConditionedPredictor, Predictor
 from pfn.inference.predictor import load as _load_predictor
@@ -179,7 +179,7 @@ class Search:
         self.epochs = self._budgets(epochs, n)
         everything = np.concatenate(self.values)
         self._loc, self._span, self._sign = _value_map(everything, self.direction, self.bounds)
-        self._check_range(everything)
+        _check_value_range(everything, self._loc, self._span, self._sign, "values", "search")
         worse, better = self.bounds if self._sign > 0 else self.bounds[::-1]
         self._closed = (worse is not None, better is not None)
         self._conditioned: ConditionedPredictor | None = None
@@ -197,20 +197,6 @@ class Search:
                     f"epochs[{i}] must lie in (0, max_epochs={self.max_epochs:g}], got {e[0]:g} .. {e[-1]:g}"
                 )
         return out
-
-    def _check_range(self, values: np.ndarray) -> None:
-        lower, upper = (self._loc, self._loc + self._span) if self._sign > 0 else (self._loc - self._span, self._loc)
-        if not (np.isfinite(self._span) and self._span > 0):
-            raise ValueError(
-                f"bounds give the search an empty or infinite range ({lower:g}, {upper:g}): an open side is taken "
-                "from the values, so a search whose values are all equal needs closed bounds"
-            )
-        tol = 1e-9 * max(1.0, abs(lower), abs(upper))
-        if values.min() < lower - tol or values.max() > upper + tol:
-            raise ValueError(
-                f"values has values outside bounds ({lower:g}, {upper:g}); pass bounds that contain the metric's "
-                "range, or None for an open side"
-            )
 
     # -- the model's view --
     @property
