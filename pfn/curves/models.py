@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from pfn.inference.predictor import Predictor
@@ -12,7 +13,7 @@ from pfn.inference.predictor import load as _load_predictor
 CURVE_PRIOR = "LearningCurvePrior"
 #: the shipped model used when none is given: trained on the wider prior, better calibrated on real runs
 DEFAULT_MODEL = "lc-wide"
-_MODELS: dict[str, Predictor] = {}
+_MODELS: dict[tuple[str, str], Predictor] = {}  # (kind, name or path) -> the loaded model
 
 
 # -- models -------------------------------------------------------------------------------------
@@ -44,21 +45,27 @@ def _check_curve_model(predictor: Predictor, label: str) -> Predictor:
     return predictor
 
 
-def _model(model: Any) -> Predictor:
-    """The loaded curve model for ``model`` (a name, a path or a Predictor), or a ValueError naming ``model``."""
+def _cached(model: Any, check: Callable[[Predictor, str], Predictor], kind: str) -> Predictor:
+    """``model`` (a name, a path or a Predictor) loaded once and checked by ``check``, or a ValueError naming
+    ``model``; ``kind`` ("curve model", "search model") says what was expected."""
     if isinstance(model, Predictor):
-        return _check_curve_model(model, "(a Predictor)")
+        return check(model, "(a Predictor)")
     if not isinstance(model, (str, os.PathLike)):
-        raise ValueError(f"model must be a curve model's name, a checkpoint path or a loaded Predictor, got {model!r}")
-    key = os.fspath(model)
+        raise ValueError(f"model must be a {kind}'s name, a checkpoint path or a loaded Predictor, got {model!r}")
+    key = (kind, os.fspath(model))
     if key not in _MODELS:
-        label = repr(key) if len(key) <= 100 else f"{key[:60]!r}... ({len(key)} characters)"
+        label = repr(key[1]) if len(key[1]) <= 100 else f"{key[1][:60]!r}... ({len(key[1])} characters)"
         try:
             predictor = _load_predictor(model)
         except FileNotFoundError as err:
             raise ValueError(f"model {label}: {err}") from err
-        _MODELS[key] = _check_curve_model(predictor, label)
+        _MODELS[key] = check(predictor, label)
     return _MODELS[key]
+
+
+def _model(model: Any) -> Predictor:
+    """The loaded curve model for ``model`` (a name, a path or a Predictor), or a ValueError naming ``model``."""
+    return _cached(model, _check_curve_model, "curve model")
 
 
 def load(path_or_name: str | os.PathLike = DEFAULT_MODEL) -> Predictor:

@@ -32,16 +32,15 @@ import torch
 
 from pfn.curves.checks import DIRECTIONS, Bounds, _check_bounds, _choice, _is_scalar_like, _number, _numbers
 from pfn.curves.forecast import CurveForecast, _check_value_range, _thin_indices, _value_map
+from pfn.curves.models import _cached
 from pfn.inference.predictive import PosteriorPredictive
 from pfn.inference.predictor import ConditionedPredictor, Predictor
-from pfn.inference.predictor import load as _load_predictor
 from pfn.types import ArrayLike
 
 #: the prior every search model is trained on (``config["prior"]["name"]`` of its checkpoint)
 SEARCH_PRIOR = "LearningCurveSearchPrior"
 #: the shipped search model used when none is given
 DEFAULT_SEARCH_MODEL = "search"
-_MODELS: dict[str, Predictor] = {}
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -51,18 +50,7 @@ def load_search_model(model: str | os.PathLike | Predictor = DEFAULT_SEARCH_MODE
     Raises:
         ValueError: no such file or shipped model, or its prior is not a search prior.
     """
-    if isinstance(model, Predictor):
-        return _check_search_model(model, "(a Predictor)")
-    if not isinstance(model, (str, os.PathLike)):
-        raise ValueError(f"model must be a search model's name, a checkpoint path or a loaded Predictor, got {model!r}")
-    key = os.fspath(model)
-    if key not in _MODELS:
-        try:
-            predictor = _load_predictor(model)
-        except FileNotFoundError as err:
-            raise ValueError(f"model {key!r}: {err}") from err
-        _MODELS[key] = _check_search_model(predictor, repr(key))
-    return _MODELS[key]
+    return _cached(model, _check_search_model, "search model")
 
 
 def _check_search_model(predictor: Predictor, label: str) -> Predictor:
