@@ -45,7 +45,41 @@ class PrunerWarning(UserWarning):
     """The pruner could not judge a trial (and so kept it running)."""
 
 
-class LearningCurvePruner(BasePruner):
+class _ForecastPruner(BasePruner):
+    """What the pruners share: the checks of their common arguments, and a study they never abort
+    (a trial that cannot be judged is kept, with a :class:`PrunerWarning` once per cause)."""
+
+    def __init__(self, max_epochs: float, threshold: float, min_epochs: int, bounds: tuple[float | None, float | None]):
+        self.max_epochs = _number(max_epochs, "max_epochs")
+        if not self.max_epochs > 0:
+            raise ValueError(f"max_epochs must be positive, got {max_epochs!r}")
+        self.threshold = _check_threshold(threshold)
+        if not isinstance(min_epochs, (int, np.integer)) or isinstance(min_epochs, (bool, np.bool_)):
+            raise ValueError(f"min_epochs must be a positive integer, got {min_epochs!r} ({type(min_epochs).__name__})")
+        if min_epochs < 1:
+            raise ValueError(f"min_epochs must be at least 1, got {min_epochs!r}")
+        self.min_epochs = int(min_epochs)
+        self.bounds = _check_bounds(bounds)
+        self._warned: set[str] = set()
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        """Whether to stop ``trial`` now; never raises (a trial that cannot be judged is kept)."""
+        try:
+            return self._prune(study, trial)
+        except Exception as err:  # a pruner must not abort the study
+            self._warn(type(err).__name__, f"kept trial {trial.number}: its curve could not be judged ({err})")
+            return False
+
+    def _prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        raise NotImplementedError
+
+    def _warn(self, cause: str, message: str) -> None:
+        if cause not in self._warned:
+            self._warned.add(cause)
+            warnings.warn(f"{type(self).__name__} {message}", PrunerWarning, stacklevel=3)
+
+
+class LearningCurvePruner(_ForecastPruner):
     """Prune a trial when P(its final value beats the best completed trial's) < ``threshold``,
     or when it diverges.
 
@@ -96,33 +130,10 @@ class LearningCurvePruner(BasePruner):
         budget_scale: str = "linear",
         model: str | os.PathLike | Predictor = DEFAULT_MODEL,
     ):
-        self.max_epochs = _number(max_epochs, "max_epochs")
-        if not self.max_epochs > 0:
-            raise ValueError(f"max_epochs must be positive, got {max_epochs!r}")
-        self.threshold = _check_threshold(threshold)
-        if not isinstance(min_epochs, (int, np.integer)) or isinstance(min_epochs, (bool, np.bool_)):
-            raise ValueError(f"min_epochs must be a positive integer, got {min_epochs!r} ({type(min_epochs).__name__})")
-        if min_epochs < 1:
-            raise ValueError(f"min_epochs must be at least 1, got {min_epochs!r}")
-        self.min_epochs = int(min_epochs)
-        self.bounds = _check_bounds(bounds)
+        super().__init__(max_epochs, threshold, min_epochs, bounds)
         self.budget_scale = _choice(budget_scale, BUDGET_SCALES, "budget_scale")
         self.model = model
         self.predictor = _model(model)
-        self._warned: set[str] = set()
-
-    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        """Whether to stop ``trial`` now; never raises (a trial that cannot be judged is kept)."""
-        try:
-            return self._prune(study, trial)
-        except Exception as err:  # a pruner must not abort the study
-            self._warn(type(err).__name__, f"kept trial {trial.number}: its curve could not be judged ({err})")
-            return False
-
-    def _warn(self, cause: str, message: str) -> None:
-        if cause not in self._warned:
-            self._warned.add(cause)
-            warnings.warn(f"LearningCurvePruner {message}", PrunerWarning, stacklevel=3)
 
     def _prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         steps = sorted(trial.intermediate_values)
@@ -154,7 +165,7 @@ class LearningCurvePruner(BasePruner):
         return bool(p < self.threshold)
 
 
-class SearchPruner(BasePruner):
+class SearchPruner(_ForecastPruner):
     """Prune a trial when, given the curves of every trial of the study, P(its final value beats the
     best completed trial's) < ``threshold``.
 
@@ -196,30 +207,9 @@ class SearchPruner(BasePruner):
         bounds: tuple[float | None, float | None] = (0.0, 1.0),
         model: str | os.PathLike | Predictor = DEFAULT_SEARCH_MODEL,
     ):
-        self.max_epochs = _number(max_epochs, "max_epochs")
-        if not self.max_epochs > 0:
-            raise ValueError(f"max_epochs must be positive, got {max_epochs!r}")
-        self.threshold = _check_threshold(threshold)
-        if not isinstance(min_epochs, (int, np.integer)) or isinstance(min_epochs, (bool, np.bool_)) or min_epochs < 1:
-            raise ValueError(f"min_epochs must be a positive integer, got {min_epochs!r}")
-        self.min_epochs = int(min_epochs)
-        self.bounds = _check_bounds(bounds)
+        super().__init__(max_epochs, threshold, min_epochs, bounds)
         self.model = model
         self.predictor = load_search_model(model)
-        self._warned: set[str] = set()
-
-    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        """Whether to stop ``trial`` now; never raises (a trial that cannot be judged is kept)."""
-        try:
-            return self._prune(study, trial)
-        except Exception as err:  # a pruner must not abort the study
-            self._warn(type(err).__name__, f"kept trial {trial.number}: it could not be judged ({err})")
-            return False
-
-    def _warn(self, cause: str, message: str) -> None:
-        if cause not in self._warned:
-            self._warned.add(cause)
-            warnings.warn(f"SearchPruner {message}", PrunerWarning, stacklevel=3)
 
     def probability(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> float:
         """P(``trial``'s value at ``max_epochs`` beats the study's best value), given every trial's curve."""
