@@ -120,8 +120,6 @@ def freeze_thaw(
         result.curves.setdefault(index, []).extend(got.tolist())
         result.decisions.append((index, epochs))
         result.epochs_used += epochs
-        best = max(result.curves.items(), key=lambda kv: max(sign * v for v in kv[1]))
-        result.best_index, result.best_value = best[0], sign * max(sign * v for v in best[1])
 
     for index in rng.permutation(len(pool))[: min(first, len(pool))]:
         if result.epochs_used < budget:
@@ -136,6 +134,8 @@ def freeze_thaw(
             pool[started], [result.curves[i] for i in started], full, direction=direction, bounds=bounds, model=model
         )
         advance(int(open_runs[_pick(search, pool[open_runs], done[open_runs], full, rng)]))
+    best = max(result.curves.items(), key=lambda kv: max(sign * v for v in kv[1]))  # at least one run started
+    result.best_index, result.best_value = best[0], sign * max(sign * v for v in best[1])
     return result
 
 
