@@ -28,6 +28,13 @@ Acquisition = Callable[[PosteriorPredictive], Array]
 OUTPUT_WARPS = ("none", "rank")
 
 
+def check_output_warp(warp: str) -> str:
+    """``warp`` if it is one of :data:`OUTPUT_WARPS`, else a ValueError naming ``output_warp``."""
+    if warp not in OUTPUT_WARPS:
+        raise ValueError(f"output_warp must be one of {', '.join(map(repr, OUTPUT_WARPS))}, got {warp!r}")
+    return warp
+
+
 def warp_outputs(y: torch.Tensor, warp: str) -> torch.Tensor:
     """Observed values mapped by a monotone warp before the model sees them.
 
@@ -38,9 +45,7 @@ def warp_outputs(y: torch.Tensor, warp: str) -> torch.Tensor:
     output range. The map is increasing, so the order of the values, the incumbent and the direction of
     improvement are kept; magnitudes are not (an improvement is measured in ranks).
     """
-    if warp not in OUTPUT_WARPS:
-        raise ValueError(f"output_warp must be one of {', '.join(map(repr, OUTPUT_WARPS))}, got {warp!r}")
-    if warp == "none" or len(y) == 0:
+    if check_output_warp(warp) == "none" or len(y) == 0:
         return y
     order = torch.argsort(y, stable=True)
     ranks = torch.empty_like(y)

@@ -30,7 +30,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("PFNSampler needs optuna: pip install 'pfn[bo]'") from error
 
-from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, OUTPUT_WARPS, STEPS, suggest
+from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, STEPS, check_output_warp, suggest
 from pfn.inference import Predictor, load
 from pfn.optuna_space import from_unit, to_unit
 
@@ -79,9 +79,7 @@ class PFNSampler(optuna.samplers.BaseSampler):
         self._independent = independent_sampler or optuna.samplers.RandomSampler(seed=seed)
         self._search_space = IntersectionSearchSpace()
         self.n_candidates, self.n_starts, self.steps = n_candidates, n_starts, steps
-        if output_warp not in OUTPUT_WARPS:
-            raise ValueError(f"output_warp must be one of {', '.join(map(repr, OUTPUT_WARPS))}, got {output_warp!r}")
-        self.output_warp = output_warp
+        self.output_warp = check_output_warp(output_warp)
         self.suggest_seconds: list[float] = []
 
     def reseed_rng(self) -> None:
