@@ -10,6 +10,7 @@ from priors.bo import BOPrior
 from priors.gp import GaussianPredictive, GPPrior
 from priors.learning_curves import LearningCurvePrior
 from priors.mixture import MixturePrior
+from priors.run_curves import LearningCurveRunPrior
 from priors.search import LearningCurveSearchPrior
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "GPPrior",
     "GaussianPredictive",
     "LearningCurvePrior",
+    "LearningCurveRunPrior",
     "LearningCurveSearchPrior",
     "MixturePrior",
     "Prior",

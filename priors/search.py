@@ -24,14 +24,15 @@ Generative story of a task (every draw from the generator; float64 inside, float
   irrelevant dimensions): at every configuration ``f(c)`` is exactly N(0, 1), and nearby configurations get
   nearly equal values, so nearby configurations learn alike (correlation ~ the RBF kernel).
 - Curve of a run at epoch t (LearningCurvePrior's families, normalised to rise from 0 to 1):
-  ``y(t) = y0 + (y_inf - y0) * progress(t)``, with the task's start (chance) level ``y0 ~ U(0, 0.5)``, the run's
-  asymptote ``y_inf = y0 + (1 - y0) * sigmoid(m + s f_final(c))`` (task location m ~ N(1, 1.5^2) and spread
+  ``y(t) = y0 + (y_inf - y0) * progress(t)``, with the task's start (chance) level ``y0 ~ U(0, max_chance)``,
+  the run's asymptote ``y_inf = y0 + (1 - y0) * sigmoid(m + s f_final(c))`` (task location
+  ``m ~ N(level_loc, level_scale^2)``, by default max_chance 0.5, level_loc 1, level_scale 1.5, and spread
   s ~ LogUniform(0.3, 2.5): searches where every configuration ends alike, and ones with many failures), and
   ``progress`` a task-level mixture (Dirichlet(1, 1, 1) weights) of three shapes of ``u = t / tau``:
   saturating ``1 - exp(-u^delta)`` (janoschek / weibull), power law ``1 - (1 + u)^-alpha`` (pow3 / pow4: slow,
   still improving late) and hill ``u^delta / (1 + u^delta)`` (mmf / hill: with delta > 1 a plateau, then a
-  rise). The run's time scale ``tau = L * exp(m_tau + s_tau f_speed(c))`` (median 0.02 L to 0.5 L per task,
-  s_tau ~ U(0.2, 1.5)): fast and slow runs, curves that cross.
+  rise). The run's time scale ``tau = L * exp(m_tau + s_tau f_speed(c))`` (a task's median log-uniform on
+  ``time_scales`` times L, by default 0.02 L to 0.5 L; s_tau ~ U(0.2, 1.5)): fast and slow runs, curves that cross.
 - Late gains (a share ``late_gain_prob`` of tasks, e.g. a step learning-rate schedule): every run of the task
   defers a share J ~ U(0.1, 0.5) of its gain to a jump at a task epoch ``t_j ~ U(0.4, 0.9) L`` (a logistic step
   of one epoch's width): ``progress(t) = P(t) (1 - J + J sigmoid(t - t_j))``.
@@ -182,6 +183,13 @@ class LearningCurveSearchPrior(Prior):
         lengthscale: median lengthscale of the config -> curve functions with one relevant hyperparameter
             (it grows like sqrt(#relevant), keeping a search's functions equally complex in every dimension).
         lengthscale_log_std: standard deviation of the log lengthscales.
+        level_loc: mean of a task's location ``m`` of the runs' final levels on the logit scale (see the module
+            docstring: ``y_inf = y0 + (1 - y0) sigmoid(m + s f_final(c))``, ``m ~ N(level_loc, level_scale^2)``).
+        level_scale: standard deviation of ``m``.
+        max_chance: a task's start (chance) level ``y0`` is uniform on [0, max_chance].
+        time_scales: (low, high): a task's median time scale ``tau`` of its runs, as a share of its budget L, is
+            log-uniform on [low, high] (small: runs that are nearly done after the first epochs; large: runs still
+            improving at the end).
     """
 
     samples_on_any_device = True
@@ -205,6 +213,10 @@ class LearningCurveSearchPrior(Prior):
         irrelevant_prob: float = 0.2,
         lengthscale: float = 0.5,
         lengthscale_log_std: float = 0.5,
+        level_loc: float = 1.0,
+        level_scale: float = 1.5,
+        max_chance: float = 0.5,
+        time_scales: tuple[float, float] = (0.02, 0.5),
     ):
         self.max_features = check_integer(max_features, "max_features", 2)
         self.min_epochs = check_integer(min_epochs, "min_epochs", 2)
@@ -223,6 +235,18 @@ class LearningCurveSearchPrior(Prior):
             raise ValueError("irrelevant_prob must be below 1 (some hyperparameter must matter), got 1")
         self.lengthscale = check_real(lengthscale, "lengthscale", 0, strict=True)
         self.lengthscale_log_std = check_real(lengthscale_log_std, "lengthscale_log_std", 0)
+        self.level_loc = check_real(level_loc, "level_loc")
+        self.level_scale = check_real(level_scale, "level_scale", 0)
+        self.max_chance = check_real(max_chance, "max_chance", 0)
+        if self.max_chance >= 1:
+            raise ValueError(f"max_chance must be below 1 (a run must be able to improve), got {max_chance!r}")
+        listed = not isinstance(time_scales, (str, bytes)) and hasattr(time_scales, "__len__")
+        scales = tuple(time_scales) if listed else ()
+        if len(scales) != 2 or not all(is_real(v) and v > 0 for v in scales) or not scales[0] <= scales[1]:
+            raise ValueError(
+                f"time_scales must be two positive numbers (low, high) with low <= high, got {time_scales!r}"
+            )
+        self.time_scales = (float(scales[0]), float(scales[1]))
 
     # -- helpers -------------------------------------------------------------------------------------------------
     @staticmethod
@@ -347,6 +371,46 @@ class LearningCurveSearchPrior(Prior):
         order = torch.argsort(key, dim=1, stable=True)[:, :num_points]
         return torch.gather(run, 1, order), torch.gather(epoch, 1, order)
 
+    def curve_parameters(
+        self, fi: dict[str, torch.Tensor], length: torch.Tensor, used: torch.Tensor, g: torch.Generator
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+        """The task parameters (each (B,), "weights" (B, 3)), the run parameters (each (B, K)) that
+        :func:`curve_values` reads, and each run's noise standard deviation (B, K), from the values ``fi`` (each
+        (B, K)) of the config functions of :data:`FUNCTIONS`, the task budgets ``length`` (B,) and the used run
+        slots ``used`` (B, K)."""
+        b, k = used.shape
+        f64, dev = torch.float64, g.device
+        lf = length[:, None].to(f64)
+        chance = self._uniform(0.0, self.max_chance, (b, 1), g)
+        level = self._randn((b, 1), g) * self.level_scale + self.level_loc
+        level_spread = self._log_uniform(0.3, 2.5, (b, 1), g)
+        log_tau = torch.log(lf) + self._uniform(*(math.log(v) for v in self.time_scales), (b, 1), g)
+        weights = -torch.log1p(-self._rand((b, 3), g))
+        late = self._rand((b,), g) < self.late_gain_prob
+        zero = torch.zeros(b, dtype=f64, device=dev)
+        task = {
+            "chance": chance.squeeze(1),
+            "weights": weights / weights.sum(1, keepdim=True),
+            "delta_exp": torch.exp(0.3 * self._randn((b,), g)),
+            "alpha": torch.exp(-0.3 + 0.5 * self._randn((b,), g)),
+            "delta_hill": torch.exp(0.3 + 0.4 * self._randn((b,), g)),
+            "share": torch.where(late, self._uniform(0.1, 0.5, (b,), g), zero),
+            "jump_at": torch.where(late, self._uniform(0.4, 0.9, (b,), g) * length, zero),
+            "drop": self._uniform(0.1, 0.6, (b,), g),
+            "drop_time": self._log_uniform(0.05, 0.5, (b,), g) * length,
+        }
+        runs = {
+            "y_inf": chance + (1 - chance) * torch.sigmoid(level + level_spread * fi["final"]),
+            "tau": torch.exp(log_tau + self._uniform(0.2, 1.5, (b, 1), g) * fi["speed"]),
+            "declines": self._exceeds(fi["decline"], self.decline_prob, self.decline_spread, g) & used,
+            "peak": lf * (0.1 + 0.8 * torch.sigmoid(self._randn((b, 1), g) + 1.5 * fi["peak"])),
+            "diverges": self._exceeds(fi["divergence"], self.divergence_prob, self.divergence_spread, g) & used,
+            "divergence_epoch": (self._rand((b, k), g) * lf).floor() + 1,
+        }
+        sigma = torch.exp(self.noise_log_mean + self.noise_log_std * self._randn((b, 1), g))
+        sigma = sigma * torch.exp(NOISE_CONFIG_SCALE * fi["noise"])
+        return task, runs, sigma
+
     def sample_searches(
         self,
         batch_size: int,
@@ -385,34 +449,8 @@ class LearningCurveSearchPrior(Prior):
         f = self.config_functions(configs, h, g)  # (B, K, F)
         fi = {name: f[..., i] for i, name in enumerate(FUNCTIONS)}
         # -- curve parameters: the task's (B,) and the runs' (B, K) --
-        chance = self._uniform(0.0, 0.5, (b, 1), g)
-        level = self._randn((b, 1), g) * 1.5 + 1.0
-        level_spread = self._log_uniform(0.3, 2.5, (b, 1), g)
-        log_tau = torch.log(lf) + self._uniform(math.log(0.02), math.log(0.5), (b, 1), g)
-        weights = -torch.log1p(-self._rand((b, 3), g))
-        late = self._rand((b,), g) < self.late_gain_prob
-        zero = torch.zeros(b, dtype=f64, device=dev)
-        task = {
-            "chance": chance.squeeze(1),
-            "weights": weights / weights.sum(1, keepdim=True),
-            "delta_exp": torch.exp(0.3 * self._randn((b,), g)),
-            "alpha": torch.exp(-0.3 + 0.5 * self._randn((b,), g)),
-            "delta_hill": torch.exp(0.3 + 0.4 * self._randn((b,), g)),
-            "share": torch.where(late, self._uniform(0.1, 0.5, (b,), g), zero),
-            "jump_at": torch.where(late, self._uniform(0.4, 0.9, (b,), g) * length, zero),
-            "drop": self._uniform(0.1, 0.6, (b,), g),
-            "drop_time": self._log_uniform(0.05, 0.5, (b,), g) * length,
-        }
-        runs = {
-            "y_inf": chance + (1 - chance) * torch.sigmoid(level + level_spread * fi["final"]),
-            "tau": torch.exp(log_tau + self._uniform(0.2, 1.5, (b, 1), g) * fi["speed"]),
-            "declines": self._exceeds(fi["decline"], self.decline_prob, self.decline_spread, g) & used,
-            "peak": lf * (0.1 + 0.8 * torch.sigmoid(self._randn((b, 1), g) + 1.5 * fi["peak"])),
-            "diverges": self._exceeds(fi["divergence"], self.divergence_prob, self.divergence_spread, g) & used,
-            "divergence_epoch": (self._rand((b, k), g) * lf).floor() + 1,
-        }
-        sigma = torch.exp(self.noise_log_mean + self.noise_log_std * self._randn((b, 1), g))
-        sigma = sigma * torch.exp(NOISE_CONFIG_SCALE * fi["noise"])
+        task, runs, sigma = self.curve_parameters(fi, length, used, g)
+        late = task["share"] > 0
         # -- the history, and the noise-free values at its points --
         run, epoch = self._order(stop, length, n, g)
         clean = curve_values(task, {key: torch.gather(v, 1, run) for key, v in runs.items()}, epoch.to(f64))
@@ -453,6 +491,10 @@ class LearningCurveSearchPrior(Prior):
             "irrelevant_prob": self.irrelevant_prob,
             "lengthscale": self.lengthscale,
             "lengthscale_log_std": self.lengthscale_log_std,
+            "level_loc": self.level_loc,
+            "level_scale": self.level_scale,
+            "max_chance": self.max_chance,
+            "time_scales": list(self.time_scales),
             "order": "freeze-thaw search history; queries are all later observations",
         }
 

@@ -56,12 +56,12 @@ from pfn.curves.forecast import (
     thin,
 )
 from pfn.curves.freeze_thaw import FreezeThawResult, freeze_thaw
-from pfn.curves.models import CURVE_PRIOR, DEFAULT_MODEL, load, max_points
+from pfn.curves.models import CURVE_PRIORS, DEFAULT_MODEL, load, max_points
 from pfn.curves.search import DEFAULT_SEARCH_MODEL, SEARCH_PRIOR, Search, fit_context, load_search_model
 
 __all__ = [
     "BUDGET_SCALES",
-    "CURVE_PRIOR",
+    "CURVE_PRIORS",
     "DEFAULT_MODEL",
     "DIRECTIONS",
     "CurveForecast",

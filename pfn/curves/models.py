@@ -9,8 +9,9 @@ from typing import Any
 from pfn.inference.predictor import Predictor
 from pfn.inference.predictor import load as _load_predictor
 
-#: the prior every curve model is trained on (``config["prior"]["name"]`` of its checkpoint)
-CURVE_PRIOR = "LearningCurvePrior"
+#: the priors of single learning curves (``config["prior"]["name"]`` of a curve model's checkpoint); a curve model
+#: is trained on one of them or on a MixturePrior of them
+CURVE_PRIORS = ("LearningCurvePrior", "LearningCurveRunPrior")
 #: the shipped model used when none is given: trained on the wider prior, better calibrated on real runs
 DEFAULT_MODEL = "lc-wide"
 _MODELS: dict[tuple[str, str], Predictor] = {}  # (kind, name or path) -> the loaded model
@@ -27,20 +28,30 @@ def _shipped_curve_models() -> list[str]:
             config = read_config(pretrained_dir() / f"{name}.safetensors")
         except (OSError, ValueError):  # a damaged or half-written file is simply not listed
             continue
-        if isinstance(config.get("prior"), dict) and config["prior"].get("name") == CURVE_PRIOR:
+        if is_curve_prior(config.get("prior")):
             names.append(name)
     return names
+
+
+def is_curve_prior(description: Any) -> bool:
+    """Whether a checkpoint's prior description is one of :data:`CURVE_PRIORS` or a mixture of them."""
+    if not isinstance(description, dict):
+        return False
+    if description.get("name") == "MixturePrior":
+        parts = description.get("components")
+        return isinstance(parts, list) and bool(parts) and all(is_curve_prior(part) for part in parts)
+    return description.get("name") in CURVE_PRIORS
 
 
 def _check_curve_model(predictor: Predictor, label: str) -> Predictor:
     prior = predictor.config.get("prior")
     prior_name = prior.get("name") if isinstance(prior, dict) else None
-    if prior_name != CURVE_PRIOR or predictor.num_features != 1 or predictor.is_classifier:
+    if not is_curve_prior(prior) or predictor.num_features != 1 or predictor.is_classifier:
         shipped = ", ".join(_shipped_curve_models()) or "none are installed"
         raise ValueError(
             f"model {label} is not a learning-curve model: its prior is {prior_name or 'not recorded'} with "
-            f"{predictor.num_features} input feature(s); a curve model's checkpoint has prior {CURVE_PRIOR!r} and "
-            f"1 feature (shipped curve models: {shipped})"
+            f"{predictor.num_features} input feature(s); a curve model's checkpoint has a learning-curve prior "
+            f"({', '.join(CURVE_PRIORS)} or a mixture of them) and 1 feature (shipped curve models: {shipped})"
         )
     return predictor
 

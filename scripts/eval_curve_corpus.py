@@ -1,0 +1,165 @@
+"""Forecast the final value of real learning curves: the held-out part of the curve corpus.
+
+    python scripts/eval_curve_corpus.py [--models lc-wide lc] [--split heldout] [--mcmc-steps 600]
+
+Curves of `scripts/data/curve_corpus.json.gz` (runs of many learners on scikit-learn's bundled and
+synthetic datasets; the split is by dataset, and nothing here was tuned on the held-out part). At each
+cutoff c a method sees the first round(c n) of a curve's n observed values (at least 2, at most n - 1)
+and forecasts the value at its last budget. Sample-wise curves (growing training sets, geometric
+budgets) are forecast on the log budget axis, epoch- and iteration-wise ones on the linear axis.
+
+Table 1, bounded metrics (accuracy and R^2, both in [0, 1], higher is better; a run's error curve is
+1 - its accuracy curve and would count it twice): every method, per cutoff, the mean log-likelihood of
+the final value (nats per curve), the MSE of the predictive mean, and how often the central 90% and
+50% intervals hold the final value.
+  pfn NAME   `pfn.curves.extrapolate` with a learning-curve model (bounds [0, 1])
+  last       Gaussian at the last observed value, sd = RMS of the prefix's one-step changes
+  power-law  least-squares fit of y = a - b t^(-c) on the budget axis; Gaussian with the fit's residual sd
+  mcmc       Domhan et al. (2015) style: emcee over LC-PFN's parametric prior (see scripts/eval_curves.py),
+             the budgets mapped onto its 1..100 epoch grid
+Table 2, open metrics (log loss and MSE, lower is better, no upper bound): the PFN models only
+(``direction="minimize", bounds=(0, None)``), coverage of the intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from curve_learners import load_corpus
+from eval_curves import NDIM, gauss_logpdf, mcmc_final, power_law
+from results import write_results
+from scipy.optimize import curve_fit
+from scipy.special import logsumexp
+from scipy.stats import norm
+
+from pfn import curves
+
+CORPUS = Path(__file__).parent / "data" / "curve_corpus.json.gz"
+GRID = 100  # the parametric baselines' epoch grid
+LEVELS = (0.9, 0.5)
+
+
+def positions(budgets: np.ndarray, kind: str) -> np.ndarray:
+    """Budgets mapped onto 1 .. GRID: linearly, or on the log axis for sample-wise curves."""
+    b = np.log(budgets) if kind == "sample" else budgets.astype(float)
+    return 1 + (b - b[0]) / (b[-1] - b[0]) * (GRID - 1)
+
+
+def gaussian(final: float, mean: float, sd: float) -> dict[str, float]:
+    row = {"ll": float(gauss_logpdf(final, mean, sd)), "se": (mean - final) ** 2}
+    for level in LEVELS:
+        half = norm.ppf(0.5 + level / 2) * sd
+        row[f"cov{level}"] = float(abs(final - mean) <= half)
+    return row
+
+
+def score_baseline(method: str, t: np.ndarray, y: np.ndarray, final: float, args, rng) -> dict[str, float]:
+    """A baseline's scores for one prefix (positions t on the grid, values y) and the final value."""
+    if method == "last":
+        sd = max(np.sqrt(np.mean(np.diff(y) ** 2)), 1e-3)
+        return gaussian(final, y[-1], sd)
+    if method == "power-law":
+        try:
+            p, _ = curve_fit(power_law, t, y, p0=(y[-1], y[-1] - y[0], 0.5), maxfev=5000)
+            mean, sd = float(power_law(float(GRID), *p)), float(np.sqrt(np.mean((power_law(t, *p) - y) ** 2)))
+        except (RuntimeError, TypeError):  # no fit (or fewer points than parameters): the last value
+            mean, sd = float(y[-1]), 0.0
+        return gaussian(final, mean, max(sd, 1e-3))
+    # mcmc: a mixture of the sampled curves' Gaussians
+    f_final, sd = mcmc_final(t, y, GRID, args.mcmc_steps, rng)
+    row = {"ll": float(logsumexp(gauss_logpdf(final, f_final, sd)) - math.log(len(sd))),
+           "se": float((f_final.mean() - final) ** 2)}  # fmt: skip
+    draws = f_final + sd * rng.standard_normal((64, len(sd)))
+    for level in LEVELS:
+        lo, hi = np.quantile(draws, [0.5 - level / 2, 0.5 + level / 2])
+        row[f"cov{level}"] = float(lo <= final <= hi)
+    return row
+
+
+def score_pfn(model, prefixes: list[dict], direction: str, bounds) -> list[dict[str, float]]:
+    """The model's scores for every prefix (one batched call per budget axis)."""
+    rows: list[dict[str, float]] = [{} for _ in prefixes]
+    for scale in ("linear", "log"):
+        idx = [i for i, p in enumerate(prefixes) if p["scale"] == scale]
+        if not idx:
+            continue
+        fcs = curves.extrapolate(
+            [prefixes[i]["values"] for i in idx], epochs=[prefixes[i]["budgets"] for i in idx],
+            max_epochs=[prefixes[i]["max_budget"] for i in idx], direction=direction, bounds=bounds,
+            budget_scale=scale, model=model,
+        )  # fmt: skip
+        for i, fc in zip(idx, fcs, strict=True):
+            final = prefixes[i]["final"]
+            rows[i] = {"ll": float(fc.log_prob(final)[0]), "se": float((fc.mean[0] - final) ** 2)}
+            for level in LEVELS:
+                lo, hi = fc.interval(level)
+                rows[i][f"cov{level}"] = float(lo[0] <= final <= hi[0])
+    return rows
+
+
+def prefixes_at(corpus: list[dict], cut: float) -> list[dict]:
+    out = []
+    for c in corpus:
+        b, v = np.asarray(c["budgets"], float), np.asarray(c["values"], float)
+        n = min(len(v) - 1, max(2, round(cut * len(v))))
+        scale = "log" if c["kind"] == "sample" else "linear"
+        out.append({"budgets": b[:n], "values": v[:n], "max_budget": float(b[-1]), "final": float(v[-1]),
+                    "scale": scale, "t": positions(b, c["kind"])[:n]})  # fmt: skip
+    return out
+
+
+def mean_row(rows: list[dict[str, float]]) -> str:
+    m = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return f"{m['ll']:.3f} | {m['se']:.4f} | {m['cov0.9']:.3f} | {m['cov0.5']:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["lc-wide", "lc"], help="learning-curve models (names or paths)")
+    parser.add_argument("--split", default="heldout", choices=["heldout", "tuning"])
+    parser.add_argument("--cutoffs", type=float, nargs="+", default=[0.1, 0.25, 0.5, 0.8])
+    parser.add_argument("--methods", nargs="+", default=["pfn", "last", "power-law", "mcmc"])
+    parser.add_argument("--mcmc-steps", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results-name", default="eval_curve_corpus")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(args.seed)
+    models = {Path(m).parent.name if m.endswith(".safetensors") else m: curves.load(m) for m in args.models}
+    bounded = [c for m in ("accuracy", "r2") for c in load_corpus(CORPUS, args.split, metric=m)]
+    open_ = [c for m in ("log_loss", "mse") for c in load_corpus(CORPUS, args.split, metric=m)]
+    kinds = ", ".join(f"{k} {sum(c['kind'] == k for c in bounded)}" for k in ("epoch", "iteration", "sample"))
+    lines = [f"**Bounded metrics (accuracy, R^2): {len(bounded)} {args.split} curves ({kinds}); "
+             f"forecasting the value at the last budget.** MCMC: emcee, {2 * NDIM + 2} walkers x {args.mcmc_steps} "
+             "steps (first half discarded).", "",
+             "| cutoff | method | log-likelihood | MSE | 90% coverage | 50% coverage |",
+             "|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+    print("\n".join(lines), flush=True)
+    methods = [m for name in args.methods for m in ([f"pfn {k}" for k in models] if name == "pfn" else [name])]
+    for cut in args.cutoffs:
+        prefixes = prefixes_at(bounded, cut)
+        for method in methods:
+            if method.startswith("pfn "):
+                rows = score_pfn(models[method.removeprefix("pfn ")], prefixes, "maximize", (0.0, 1.0))
+            else:
+                rows = [score_baseline(method, p["t"], p["values"], p["final"], args, rng) for p in prefixes]
+            lines.append(f"| {cut:.0%} | {method} | {mean_row(rows)} |")
+            print(lines[-1], flush=True)
+    lines += ["", f"**Open metrics (log loss, MSE): {len(open_)} {args.split} curves; PFN models.**", "",
+              "| cutoff | model | 90% coverage | 50% coverage |", "|---:|---|---:|---:|"]  # fmt: skip
+    for cut in args.cutoffs:
+        prefixes = prefixes_at(open_, cut)
+        for name, model in models.items():
+            rows = score_pfn(model, prefixes, "minimize", (0.0, None))
+            lines.append(f"| {cut:.0%} | pfn {name} | {np.mean([r['cov0.9'] for r in rows]):.3f} | "
+                         f"{np.mean([r['cov0.5'] for r in rows]):.3f} |")  # fmt: skip
+            print(lines[-1], flush=True)
+    write_results(args.results_name, "\n".join(lines), threads=1)
+
+
+if __name__ == "__main__":
+    main()
