@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from priors.base import Batch, Prior, as_prior, describe_prior, samples_on_any_device
+from priors.base import Batch, Prior, as_prior, describe_prior, input_range, is_sequential, samples_on_any_device
 from priors.checks import check_option, is_real
 
 
@@ -42,6 +42,22 @@ class MixturePrior(Prior):
         self.max_features = min(getattr(p, "max_features", 1) for p in self.priors)
         #: True when every component samples on the generator's device
         self.samples_on_any_device = all(samples_on_any_device(p) for p in self.priors)
+        kinds = {is_sequential(p) for p in self.priors}
+        if len(kinds) > 1:
+            raise ValueError(
+                "priors must be all sequential (curves whose first points are the context) or all not: a model "
+                "cannot be trained on both kinds of split at once"
+            )
+        #: sequential when the components are (learning curves: the context is each dataset's first points)
+        self.sequential = kinds.pop()
+
+    @property
+    def input_range(self) -> tuple[float, float] | None:
+        """The range covering every component's inputs; None when some component declares none."""
+        ranges = [input_range(p) for p in self.priors]
+        if any(r is None for r in ranges):
+            return None
+        return (min(r[0] for r in ranges), max(r[1] for r in ranges))  # type: ignore[index]
 
     def sample_components(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """The component index of each dataset, (B,)."""

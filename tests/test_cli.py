@@ -37,7 +37,7 @@ def test_user_errors_are_one_line_not_tracebacks(tmp_path):
 
 
 SHIPPED_SIZES = {"gp": [0, 1, 2, 5, 10, 20, 30, 50, 75, 100], "lc": [1, 2, 5, 10, 20, 30, 50, 75, 99]}
-SHIPPED = {"gp": "gp", "gp-hyper": "gp", "bnn": "gp", "lc": "lc", "lc-wide": "lc"}  # model -> its default sizes
+SHIPPED = {"gp": "gp", "gp-hyper": "gp", "bnn": "gp", "lc": "lc", "lc-wide": "lc", "lc-real": "lc"}  # model -> its default sizes
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_evaluate_defaults_suit_every_shipped_model(name, capsys):
     The GP-reference models (a marginal-likelihood fit per size) are run at the range's two ends only."""
     predictor = load(name)
     assert context_sizes_for(predictor, prior_of(predictor)) == SHIPPED_SIZES[SHIPPED[name]]
-    sizes = [] if name in ("gp", "lc", "lc-wide") else ["--context-sizes", "2", "100"]
+    sizes = [] if name in ("gp", "lc", "lc-wide", "lc-real") else ["--context-sizes", "2", "100"]
     assert cli_main(["evaluate", name, "--datasets", "2", "--queries", "2", *sizes]) == 0
     out = capsys.readouterr().out
     expected = SHIPPED_SIZES[SHIPPED[name]] if not sizes else [2, 100]

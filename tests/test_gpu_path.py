@@ -11,7 +11,7 @@ from torch._dynamo.utils import counters
 import pfn
 from pfn.data import PriorDataModule
 from pfn.training.train import train
-from priors import Batch, FunctionPrior, GPPrior, LearningCurvePrior, MixturePrior
+from priors import Batch, FunctionPrior, GPPrior, MixturePrior
 from tests.test_training import compose_cfg
 
 
@@ -63,7 +63,7 @@ def test_device_sampling_refuses_priors_that_cannot_and_loader_workers():
     with pytest.raises(ValueError, match="set data.num_workers=0"):
         datamodule(num_workers=2)
     declared = FunctionPrior(linear_prior, max_features=1, samples_on_any_device=True)
-    batch = datamodule(prior=MixturePrior([GPPrior(), declared, LearningCurvePrior()])).on_after_batch_transfer(
+    batch = datamodule(prior=MixturePrior([GPPrior(), declared])).on_after_batch_transfer(
         {"stream": 0, "step": 0, "rank": 0, "num_context": 5, "num_features": 1}, 0
     )
     assert batch["x"].shape == (4, 20, 1) and torch.isfinite(batch["y"]).all()

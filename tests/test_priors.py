@@ -15,9 +15,11 @@ from priors import (
     FunctionPrior,
     GPPrior,
     LearningCurvePrior,
+    LearningCurveRunPrior,
     MixturePrior,
     as_prior,
 )
+from priors.base import is_sequential
 from priors.hyperpriors import Choice, Gamma, LogNormal, LogUniform, Uniform
 from priors.kernels import RBF, Linear, Matern12, Matern32, Matern52, Periodic
 
@@ -387,6 +389,17 @@ def test_mixture_bad_weights():
         MixturePrior([GPPrior(), GPPrior()], weights=[1.0])
     with pytest.raises(ValueError, match="weights"):
         MixturePrior([GPPrior(), GPPrior()], weights=[-1.0, 2.0])
+
+
+def test_mixture_of_curve_priors_is_sequential_and_mixed_kinds_are_refused():
+    """A mixture of learning-curve priors is itself sequential (its datasets are scored as curves, the context
+    being each curve's first points), with the components' common input range; mixing sequential and
+    exchangeable components is an error, since no split suits both."""
+    curves = MixturePrior([LearningCurvePrior(), LearningCurveRunPrior()])
+    assert is_sequential(curves) and curves.input_range == (0.0, 1.0)
+    assert not is_sequential(MixturePrior([GPPrior(), GPPrior()]))
+    with pytest.raises(ValueError, match="all sequential"):
+        MixturePrior([GPPrior(), LearningCurvePrior()])
 
 
 def test_function_priors_by_object_partial_and_dotted_path():

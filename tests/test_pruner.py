@@ -192,7 +192,7 @@ def test_a_trial_it_cannot_judge_is_kept_with_a_warning(lc):
         ({"bounds": (0,)}, "bounds must be a pair"),
         ({"bounds": (1, 0)}, "bounds must satisfy lower < upper"),
         ({"budget_scale": "exponential"}, "budget_scale must be one of"),
-        ({"model": "gp"}, "model 'gp' is not a learning-curve model.*shipped curve models: lc, lc-wide"),
+        ({"model": "gp"}, "model 'gp' is not a learning-curve model.*shipped curve models: lc, lc-real, lc-wide"),
         ({"model": "no-such-model"}, "model 'no-such-model': no checkpoint file"),
     ],
 )

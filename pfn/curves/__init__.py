@@ -6,10 +6,11 @@
     >>> curves.probability_of_beating([0.52, 0.61, 0.66, 0.69], best=0.80, max_epochs=50)
     >>> curves.should_stop([0.52, 0.61, 0.66, 0.69], best=0.80, max_epochs=50, threshold=0.05)
 
-The model (``pfn.load("lc-wide")`` by default; ``"lc"`` is LC-PFN's narrower prior) was trained
-on curves that rise within [0, 1] over an evenly spaced budget grid. A *curve model* is a
-checkpoint whose prior is a ``LearningCurvePrior`` with one input feature; the shipped ones are
-``lc`` and ``lc-wide``. Each curve is mapped into the model's space and predictions are mapped back:
+The model (``pfn.load("lc-real")`` by default, trained on curves like those of real runs; ``"lc"``
+is LC-PFN's narrower prior, ``"lc-wide"`` Domhan et al.'s eleven parametric families) was trained on
+curves within [0, 1] (higher is better) over an evenly spaced budget grid. A *curve model* is a
+checkpoint whose prior is a learning-curve prior (:data:`CURVE_PRIORS`, or a mixture of them) with
+one input feature; the shipped ones are ``lc``, ``lc-real`` and ``lc-wide``. Each curve is mapped into the model's space and predictions are mapped back:
 
 - **values**: ``u = (v - lower) / (upper - lower)`` for ``direction="maximize"`` and
   ``u = (upper - v) / (upper - lower)`` for ``"minimize"``, so "better" is always "higher u".

@@ -12,8 +12,9 @@ from pfn.inference.predictor import load as _load_predictor
 #: the priors of single learning curves (``config["prior"]["name"]`` of a curve model's checkpoint); a curve model
 #: is trained on one of them or on a MixturePrior of them
 CURVE_PRIORS = ("LearningCurvePrior", "LearningCurveRunPrior")
-#: the shipped model used when none is given: trained on the wider prior, better calibrated on real runs
-DEFAULT_MODEL = "lc-wide"
+#: the shipped model used when none is given: trained on the real-run curve prior (experiment=lc_real), the best
+#: calibrated on the held-out real curves of scripts/eval_curve_corpus.py
+DEFAULT_MODEL = "lc-real"
 _MODELS: dict[tuple[str, str], Predictor] = {}  # (kind, name or path) -> the loaded model
 
 
@@ -80,7 +81,7 @@ def _model(model: Any) -> Predictor:
 
 
 def load(path_or_name: str | os.PathLike = DEFAULT_MODEL) -> Predictor:
-    """A learning-curve model (default: the shipped ``lc-wide``), to pass as ``model=`` to the functions here.
+    """A learning-curve model (default: the shipped ``lc-real``), to pass as ``model=`` to the functions here.
 
     Raises:
         ValueError: no such file or shipped model, or its prior is not a learning-curve prior with 1 feature.
