@@ -30,7 +30,7 @@ def main() -> None:
     torch.set_num_threads(1)
     # Curves twice as long as what is observed: the forecast is for the final budget, beyond the observations.
     y = experiment_prior("lc_real").sample(args.curves, 2 * args.points, 1, torch.Generator().manual_seed(0)).y
-    values = [row[: args.points].tolist() for row in y]
+    values = [row[: args.points].clamp(0, 1).tolist() for row in y]  # noisy values may stray past the bounds
     lines = [f"{args.curves} curves of {args.points} observed values each, forecast at budget {2 * args.points} "
              f"in one `extrapolate` call; median of {args.repeats} calls after a warm-up.", "",
              "| model | seconds per call | ms per curve |", "|---|---:|---:|"]  # fmt: skip

@@ -73,4 +73,18 @@ MUTANTS = [
         new="    return isinstance(value, numbers.Real) and not isinstance(value, bool)",
         tests=["tests/test_prior_properties.py", "-k", "invalid"],
     ),
+    dict(
+        name="run_curves_not_rescaled_to_their_final_level",
+        file="priors/run_curves.py",
+        old="clean = torch.where(reach[:, None], y0 + (clean - y0) * ((y_inf - y0) / gained).clamp_max(1e6), clean)",
+        new="clean = torch.where(reach[:, None], clean, clean)",
+        tests=["tests/test_run_curve_prior.py"],
+    ),
+    dict(
+        name="mixture_of_curve_priors_not_sequential",
+        file="priors/mixture.py",
+        old="        self.sequential = kinds.pop()",
+        new="        self.sequential = False",
+        tests=["tests/test_priors.py", "-k", "mixture"],
+    ),
 ]
