@@ -384,7 +384,7 @@ class LearningCurveSearchPrior(Prior):
         chance = self._uniform(0.0, self.max_chance, (b, 1), g)
         level = self._randn((b, 1), g) * self.level_scale + self.level_loc
         level_spread = self._log_uniform(0.3, 2.5, (b, 1), g)
-        log_tau = torch.log(lf) + self._uniform(*(math.log(v) for v in self.time_scales), (b, 1), g)
+        log_tau = torch.log(lf) + self._uniform(math.log(self.time_scales[0]), math.log(self.time_scales[1]), (b, 1), g)
         weights = -torch.log1p(-self._rand((b, 3), g))
         late = self._rand((b,), g) < self.late_gain_prob
         zero = torch.zeros(b, dtype=f64, device=dev)

@@ -37,7 +37,8 @@ def test_user_errors_are_one_line_not_tracebacks(tmp_path):
 
 
 SHIPPED_SIZES = {"gp": [0, 1, 2, 5, 10, 20, 30, 50, 75, 100], "lc": [1, 2, 5, 10, 20, 30, 50, 75, 99]}
-SHIPPED = {"gp": "gp", "gp-hyper": "gp", "bnn": "gp", "lc": "lc", "lc-wide": "lc", "lc-real": "lc"}  # model -> its default sizes
+# model -> its default sizes
+SHIPPED = {"gp": "gp", "gp-hyper": "gp", "bnn": "gp", "lc": "lc", "lc-wide": "lc", "lc-real": "lc"}
 
 
 @pytest.mark.parametrize(

@@ -397,7 +397,7 @@ def test_thin_keeps_the_budgets_nearest_an_even_grid():
         ([0.5, 0.6], {"future_epochs": [40]}, "future_epochs must lie between .* and max_epochs=30"),
         ([0.5, 0.6], {"future_epochs": [-3]}, "future_epochs must lie between"),
         ([0.5, 0.6], {"future_epochs": "10"}, "future_epochs must be"),
-        ([0.5, 0.6], {"model": "gp"}, "not a learning-curve model.*GPPrior.*shipped curve models: lc, lc-real, lc-wide"),
+        ([0.5, 0.6], {"model": "gp"}, "not a learning-curve model.*GPPrior.*curve models: lc, lc-real, lc-wide"),
         ([0.5, 0.6], {"model": "no-such-model"}, "model 'no-such-model': no checkpoint file"),
         ([0.5, 0.6], {"model": 3}, "model must be a curve model's name"),
     ],

@@ -10,7 +10,8 @@ The model (``pfn.load("lc-real")`` by default, trained on curves like those of r
 is LC-PFN's narrower prior, ``"lc-wide"`` Domhan et al.'s eleven parametric families) was trained on
 curves within [0, 1] (higher is better) over an evenly spaced budget grid. A *curve model* is a
 checkpoint whose prior is a learning-curve prior (:data:`CURVE_PRIORS`, or a mixture of them) with
-one input feature; the shipped ones are ``lc``, ``lc-real`` and ``lc-wide``. Each curve is mapped into the model's space and predictions are mapped back:
+one input feature; the shipped ones are ``lc``, ``lc-real`` and ``lc-wide``. Each curve is mapped into
+the model's space and predictions are mapped back:
 
 - **values**: ``u = (v - lower) / (upper - lower)`` for ``direction="maximize"`` and
   ``u = (upper - v) / (upper - lower)`` for ``"minimize"``, so "better" is always "higher u".

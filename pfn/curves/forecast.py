@@ -510,12 +510,13 @@ def _thin_indices(budgets: np.ndarray, k: int, budget_scale: str) -> np.ndarray:
     n = len(budgets)
     if n <= k:
         return np.arange(n)
-    s = np.log(budgets) if budget_scale == "log" else budgets
-    keep, prev = [], -1
-    for j, target in enumerate(np.linspace(s[0], s[-1], k)):
-        i = int(np.searchsorted(s, target))
-        if i > 0 and (i == n or target - s[i - 1] <= s[i] - target):
-            i -= 1  # the nearer neighbour
-        prev = min(max(i, prev + 1), n - k + j)  # strictly after the last kept, leaving room for the rest
-        keep.append(prev)
-    return np.array(keep)
+    s = np.log(budgets) if budget_scale == "log" else np.asarray(budgets, dtype=np.float64)
+    targets = np.linspace(s[0], s[-1], k)
+    i = np.searchsorted(s, targets)
+    left = s[np.maximum(i - 1, 0)]
+    right = s[np.minimum(i, n - 1)]
+    i = np.where((i > 0) & ((i == n) | (targets - left <= right - targets)), i - 1, i)  # the nearer neighbour
+    # Each kept index strictly after the last, leaving room for the rest: keep_j = min(max(i_j, keep_{j-1} + 1),
+    # n - k + j), which in terms of keep_j - j is a running maximum capped at n - k.
+    j = np.arange(k)
+    return np.minimum(np.maximum.accumulate(i - j), n - k) + j
