@@ -84,8 +84,8 @@ MUTANTS = [
     dict(
         name="thin_takes_the_later_neighbour",
         file="pfn/curves/forecast.py",
-        old="i -= 1  # the nearer neighbour",
-        new="pass",
+        old="i = np.where((i > 0) & ((i == n) | (targets - left <= right - targets)), i - 1, i)",
+        new="i = np.minimum(i, n - 1)",
         tests=CURVES,
     ),
     # -- early stopping -----------------------------------------------------------------------------
