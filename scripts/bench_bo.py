@@ -11,7 +11,8 @@ Levy 6-D, Rosenbrock 4-D and Styblinski-Tang 8-D. Samplers:
 - random: Optuna's RandomSampler; tpe: Optuna's TPESampler (default settings); gp: Optuna's GPSampler;
 - botorch: a BoTorch loop, SingleTaskGP (default priors, inputs scaled to [0, 1]^d, outcomes standardised)
   fitted by fit_gpytorch_mll, LogExpectedImprovement maximised by optimize_acqf (8 restarts, 512 raw samples);
-- pfn: pfn.bo.PFNSampler with the model ``--model`` (a shipped model's name or a checkpoint path).
+- pfn: pfn.bo.PFNSampler with the model ``--model`` (a shipped model's name or a checkpoint path) and the output
+  warp ``--output-warp`` (default rank, PFNSampler's default).
 
 Every run starts with the same 10 uniform random points for a given seed (enqueued into the Optuna study, or
 evaluated first by the BoTorch loop), whatever the sampler; the later trials are the sampler's own. All samplers
@@ -72,7 +73,7 @@ class Settings:
     trials: int
     model: str
     pfn_tag: str  # where PFN runs are stored: "pfn-<model file stem>-<sha256 prefix>[-<output warp>]"
-    output_warp: str = "none"  # PFNSampler's output_warp
+    output_warp: str = "rank"  # PFNSampler's output_warp
     jobs: int = 1  # runs in parallel, which slows each one down on a small machine
 
 
@@ -115,7 +116,7 @@ def startup_points(f: TestFunction, seed: int) -> np.ndarray:
     return f.lower + (f.upper - f.lower) * np.random.default_rng(seed).random((STARTUP, f.dim))
 
 
-def make_sampler(name: str, seed: int, model: str, output_warp: str = "none") -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int, model: str, output_warp: str = "rank") -> optuna.samplers.BaseSampler:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
@@ -366,7 +367,10 @@ DESCRIPTIONS = {
 def setup_notes(samplers: list[str], settings: Settings) -> str:
     notes = "; ".join(f"{s}: {DESCRIPTIONS[s]}" for s in samplers) + "."
     if "pfn" in samplers:
-        notes += f" PFNSampler's model: `{settings.model}` (runs stored as `{settings.pfn_tag}`)."
+        notes += (
+            f" PFNSampler's model: `{settings.model}`, output warp `{settings.output_warp}` (runs stored as "
+            f"`{settings.pfn_tag}`)."
+        )
     if "gp" in samplers and importlib.util.find_spec("greenlet") is None:
         notes += " Without the `greenlet` package, GPSampler optimises its acquisition function sequentially."
     return notes
@@ -440,7 +444,7 @@ def random_trials(f: TestFunction, n: int, seed: int) -> list[optuna.trial.Froze
 
 
 def suggest_seconds(
-    sampler: str, f: TestFunction, n: int, seed: int, model: str, output_warp: str = "none"
+    sampler: str, f: TestFunction, n: int, seed: int, model: str, output_warp: str = "rank"
 ) -> tuple[float, float]:
     """Seconds of the first suggest in a study holding ``n`` completed random observations, and of the next one
     once that point is observed (where a sampler may warm-start from its previous fit, as in a BO loop)."""
@@ -500,7 +504,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=16, help="number of seeds: runs seeds 0 to N - 1")
     parser.add_argument("--trials", type=int, default=50, help=f"trials per run, the first {STARTUP} random")
     parser.add_argument("--model", default="bo", help="PFNSampler's model: a shipped model's name or a checkpoint")
-    parser.add_argument("--output-warp", default="none", choices=["none", "rank"], help="PFNSampler's output_warp")
+    parser.add_argument("--output-warp", default="rank", choices=["none", "rank"], help="PFNSampler's output_warp")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_bo", help="where runs are stored")

@@ -100,7 +100,7 @@ def test_the_incumbent_is_the_best_value_in_the_chosen_direction(model):
             seen.append(best)
             return p.log_expected_improvement(best, maximize=maximize)
 
-        suggest(model, x, y, maximize=maximize, acquisition=acquisition, steps=2)
+        suggest(model, x, y, maximize=maximize, acquisition=acquisition, steps=2, output_warp="none")
         assert set(seen) == {expected}
 
 

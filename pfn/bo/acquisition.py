@@ -127,7 +127,7 @@ def suggest(
     n_candidates: int = N_CANDIDATES,
     n_starts: int = N_STARTS,
     steps: int = STEPS,
-    output_warp: str = "none",
+    output_warp: str = "rank",
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """The next ``q`` points to evaluate, in the unit cube, given observations ``(x_train, y_train)``.
@@ -144,8 +144,9 @@ def suggest(
         n_candidates: random candidates scored in one pass (see :func:`maximize_acquisition`).
         n_starts: best candidates from which gradient ascent starts.
         steps: Adam steps per start.
-        output_warp: map the observed values before conditioning, "none" or "rank" (normal scores of
-            their ranks; see :func:`warp_outputs`). The acquisition then works on the warped values.
+        output_warp: map the observed values before conditioning: "rank" (the default: normal scores of
+            their ranks, see :func:`warp_outputs`; the better choice on the benchmark of
+            ``scripts/bench_bo.py``) or "none". The acquisition then works on the warped values.
         generator: the random source, for reproducible suggestions.
 
     When there are more observations than the model's ``max_context``, the context holds the best
