@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from priors.base import Batch
-from priors.search import FUNCTIONS, LearningCurveSearchPrior, _check_probability, curve_values
+from priors.search import FUNCTIONS, LearningCurveSearchPrior, _check_probability, curve_values, reflect_into_unit
 
 
 class LearningCurveRunPrior(LearningCurveSearchPrior):
@@ -83,8 +83,7 @@ class LearningCurveRunPrior(LearningCurveSearchPrior):
         y0, y_inf = task["chance"][:, None], runs["y_inf"]
         gained = (clean[:, -1:] - y0).clamp_min(1e-12)
         clean = torch.where(reach[:, None], y0 + (clean - y0) * ((y_inf - y0) / gained).clamp_max(1e6), clean)
-        noisy = clean + sigma * self._randn((b, num_points), g)
-        noisy = (1 - (1 - noisy.abs()).abs()).clamp(0, 1)  # reflected into [0, 1], as in the search prior
+        noisy = reflect_into_unit(clean + sigma * self._randn((b, num_points), g))
         latent = {key: runs[key].squeeze(1) for key in ("declines", "diverges", "peak", "divergence_epoch", "y_inf")}
         return clean, noisy, {**latent, "late_gain": task["share"] > 0, "sigma": sigma.squeeze(1)}
 

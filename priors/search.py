@@ -455,7 +455,7 @@ class LearningCurveSearchPrior(Prior):
         run, epoch = self._order(stop, length, n, g)
         clean = curve_values(task, {key: torch.gather(v, 1, run) for key, v in runs.items()}, epoch.to(f64))
         noise = self._randn((b, n), g) * torch.gather(sigma, 1, run)
-        y = (1 - (1 - (clean + noise).abs()).abs()).clamp(0, 1)  # reflected into [0, 1]: no atoms at 0 and 1
+        y = reflect_into_unit(clean + noise)
         budget = (epoch.to(f64) / length[:, None]).unsqueeze(-1)
         x = torch.cat([torch.gather(configs, 1, run[:, :, None].expand(b, n, h_max)), budget], -1)
         curves = None
@@ -497,6 +497,12 @@ class LearningCurveSearchPrior(Prior):
             "time_scales": list(self.time_scales),
             "order": "freeze-thaw search history; queries are all later observations",
         }
+
+
+def reflect_into_unit(values: torch.Tensor) -> torch.Tensor:
+    """Values reflected at 0 and 1 into [0, 1] (a bounded metric's noisy observations, with no point masses at
+    the bounds that would collapse the output bins)."""
+    return (1 - (1 - values.abs()).abs()).clamp(0, 1)
 
 
 def curve_values(task: dict[str, torch.Tensor], runs: dict[str, torch.Tensor], t: torch.Tensor) -> torch.Tensor:

@@ -24,16 +24,13 @@ Table 2, open metrics (log loss and MSE, lower is better, no upper bound): the P
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 from curve_learners import load_corpus
-from eval_curves import NDIM, gauss_logpdf, mcmc_final, power_law
+from eval_curves import NDIM, baseline_forecast, mixture_log_lik
 from results import write_results
-from scipy.optimize import curve_fit
-from scipy.special import logsumexp
 from scipy.stats import norm
 
 from pfn import curves
@@ -49,34 +46,20 @@ def positions(budgets: np.ndarray, kind: str) -> np.ndarray:
     return 1 + (b - b[0]) / (b[-1] - b[0]) * (GRID - 1)
 
 
-def gaussian(final: float, mean: float, sd: float) -> dict[str, float]:
-    row = {"ll": float(gauss_logpdf(final, mean, sd)), "se": (mean - final) ** 2}
-    for level in LEVELS:
-        half = norm.ppf(0.5 + level / 2) * sd
-        row[f"cov{level}"] = float(abs(final - mean) <= half)
-    return row
-
-
 def score_baseline(method: str, t: np.ndarray, y: np.ndarray, final: float, args, rng) -> dict[str, float]:
     """A baseline's scores for one prefix (positions t on the grid, values y) and the final value."""
-    if method == "last":
-        sd = max(np.sqrt(np.mean(np.diff(y) ** 2)), 1e-3)
-        return gaussian(final, y[-1], sd)
-    if method == "power-law":
-        try:
-            p, _ = curve_fit(power_law, t, y, p0=(y[-1], y[-1] - y[0], 0.5), maxfev=5000)
-            mean, sd = float(power_law(float(GRID), *p)), float(np.sqrt(np.mean((power_law(t, *p) - y) ** 2)))
-        except (RuntimeError, TypeError):  # no fit (or fewer points than parameters): the last value
-            mean, sd = float(y[-1]), 0.0
-        return gaussian(final, mean, max(sd, 1e-3))
-    # mcmc: a mixture of the sampled curves' Gaussians
-    f_final, sd = mcmc_final(t, y, GRID, args.mcmc_steps, rng)
-    row = {"ll": float(logsumexp(gauss_logpdf(final, f_final, sd)) - math.log(len(sd))),
-           "se": float((f_final.mean() - final) ** 2)}  # fmt: skip
-    draws = f_final + sd * rng.standard_normal((64, len(sd)))
+    means, sds = baseline_forecast(method, t, y, GRID, args.mcmc_steps, rng)
+    row = {"ll": mixture_log_lik(final, means, sds), "se": float((means.mean() - final) ** 2)}
+    if len(means) == 1:  # a Gaussian: its central intervals exactly
+        half = {level: norm.ppf(0.5 + level / 2) * sds[0] for level in LEVELS}
+        lows = {level: means[0] - half[level] for level in LEVELS}
+        highs = {level: means[0] + half[level] for level in LEVELS}
+    else:  # a mixture (MCMC): quantiles of draws from it
+        draws = means + sds * rng.standard_normal((64, len(sds)))
+        lows = {level: np.quantile(draws, 0.5 - level / 2) for level in LEVELS}
+        highs = {level: np.quantile(draws, 0.5 + level / 2) for level in LEVELS}
     for level in LEVELS:
-        lo, hi = np.quantile(draws, [0.5 - level / 2, 0.5 + level / 2])
-        row[f"cov{level}"] = float(lo <= final <= hi)
+        row[f"cov{level}"] = float(lows[level] <= final <= highs[level])
     return row
 
 

@@ -122,6 +122,30 @@ def power_law(t, a, b, c):
     return a - b * np.power(t, -c)
 
 
+def baseline_forecast(
+    method: str, t: np.ndarray, y: np.ndarray, T: int, mcmc_steps: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A baseline's predictive of the value at position T given values ``y`` at positions ``t`` on 1..T: the
+    means and standard deviations of an equally weighted Gaussian mixture (one component but for MCMC)."""
+    if method == "last":
+        sd = max(np.sqrt(np.mean(np.diff(y) ** 2)) if len(y) > 1 else 0.0, 1e-3)
+        return np.array([y[-1]]), np.array([sd])
+    if method == "power-law":
+        try:
+            p, _ = curve_fit(power_law, t, y, p0=(y[-1], y[-1] - y[0], 0.5), maxfev=5000)
+            resid = np.sqrt(np.mean((power_law(t, *p) - y) ** 2))
+            mean = power_law(float(T), *p)
+        except (RuntimeError, TypeError):  # no fit (or fewer points than parameters): last value
+            mean, resid = y[-1], 0.0
+        return np.array([mean]), np.array([max(resid, 1e-3)])
+    return mcmc_final(t, y, T, mcmc_steps, rng)  # mcmc
+
+
+def mixture_log_lik(final: float, means: np.ndarray, sds: np.ndarray) -> float:
+    """Log-density of ``final`` under the equally weighted Gaussian mixture (means, sds)."""
+    return float(logsumexp(gauss_logpdf(final, means, sds)) - math.log(len(sds)))
+
+
 def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: np.ndarray, T: int, models, args,
           rng) -> tuple[float, float, float]:  # fmt: skip
     """Mean log-likelihood and MSE of each curve's value at epoch T, and seconds per curve."""
@@ -133,22 +157,10 @@ def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: 
         fc = curves.extrapolate(y_obs, epochs=t_obs, max_epochs=T, model=model, bounds=(0.0, 1.0))
         for i, (f, v) in enumerate(zip(fc, final, strict=True)):
             mean[i], ll[i] = f.mean[0], f.log_prob(v)[0]
-    for i, (t, y) in enumerate(zip(t_obs, y_obs, strict=True)):
-        if method == "last":
-            sd = max(np.sqrt(np.mean(np.diff(y) ** 2)) if len(y) > 1 else 0.0, 1e-3)
-            mean[i], ll[i] = y[-1], gauss_logpdf(final[i], y[-1], sd)
-        elif method == "power-law":
-            try:
-                p, _ = curve_fit(power_law, t, y, p0=(y[-1], y[-1] - y[0], 0.5), maxfev=5000)
-                resid = np.sqrt(np.mean((power_law(t, *p) - y) ** 2))
-                mean[i] = power_law(float(T), *p)
-            except (RuntimeError, TypeError):  # no fit (or fewer points than parameters): last value
-                mean[i], resid = y[-1], 0.0
-            ll[i] = gauss_logpdf(final[i], mean[i], max(resid, 1e-3))
-        elif method == "mcmc":
-            f_final, sd = mcmc_final(t, y, T, args.mcmc_steps, rng)
-            mean[i] = f_final.mean()
-            ll[i] = logsumexp(gauss_logpdf(final[i], f_final, sd)) - math.log(len(sd))
+    if not method.startswith("pfn "):
+        for i, (t, y) in enumerate(zip(t_obs, y_obs, strict=True)):
+            means, sds = baseline_forecast(method, t, y, T, args.mcmc_steps, rng)
+            mean[i], ll[i] = means.mean(), mixture_log_lik(final[i], means, sds)
     return float(ll.mean()), float(((mean - final) ** 2).mean()), (time.perf_counter() - start) / k
 
 

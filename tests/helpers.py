@@ -1,6 +1,7 @@
 """Callbacks used by tests through Hydra's `+callbacks.<name>._target_=tests.helpers...` (real hooks, no mocks)."""
 
 import hashlib
+import math
 import os
 import signal
 from pathlib import Path
@@ -66,3 +67,8 @@ class SendSigterm(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.at_step:
             os.kill(os.getpid(), signal.SIGTERM)
+
+
+def five_se(p: float, n: int) -> float:
+    """Five binomial standard errors of a share with mean ``p`` over ``n`` draws."""
+    return 5 * math.sqrt(p * (1 - p) / n)

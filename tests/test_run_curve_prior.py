@@ -10,12 +10,9 @@ import torch
 
 from pfn.configs import experiment_prior
 from priors import LearningCurveRunPrior
+from tests.helpers import five_se
 
 B, T = 4000, 100
-
-
-def five_se(p: float, n: int) -> float:
-    return 5 * math.sqrt(p * (1 - p) / n)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from pfn.data import PriorStream
 from pfn.training.train import train
 from priors import LearningCurveSearchPrior
 from priors.search import FUNCTIONS
+from tests.helpers import five_se
 from tests.test_training import compose_cfg
 
 
@@ -30,10 +31,6 @@ def gen(seed: int) -> torch.Generator:
 
 def used_runs(s) -> torch.Tensor:
     return torch.arange(s.stop.shape[1])[None, :] < s.num_runs[:, None]
-
-
-def five_se(p: float, n: int) -> float:
-    return 5 * math.sqrt(p * (1 - p) / n)
 
 
 # -- layout, reproducibility ----------------------------------------------------------------------------------------

@@ -264,16 +264,13 @@ class _CurveMap:
     ):  # fmt: skip
         budgets, self.last = _checked_budgets(values, epochs, max_epochs, budget_scale, name)
         self.loc, self.span, self.sign = _value_map(values, direction, bounds)
-        self._check_range(values, name)
+        _check_value_range(values, self.loc, self.span, self.sign, name, "curve")
         worse_bound, better_bound = (bounds[0], bounds[1]) if self.sign > 0 else (bounds[1], bounds[0])
         self.closed = (worse_bound is not None, better_bound is not None)
         self.first, self.grid, self.scale = float(budgets[0]), grid, budget_scale
         kept = _thin_indices(budgets, limit, budget_scale)  # a long curve: the points nearest even budgets
         self.x = self.position(budgets[kept])
         self.u = (values[kept] - self.loc) / (self.sign * self.span)
-
-    def _check_range(self, values: np.ndarray, name: str) -> None:
-        _check_value_range(values, self.loc, self.span, self.sign, name, "curve")
 
     def position(self, epochs: ArrayLike) -> np.ndarray:
         """Model input: the first budget at 1/grid, max_epochs at 1 (one grid step is 1/grid)."""

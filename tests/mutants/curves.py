@@ -4,9 +4,8 @@ CURVES = ["tests/test_curves.py"]
 PRUNER = ["tests/test_pruner.py"]
 PROPERTIES = ["tests/test_curves_properties.py"]
 # the refusal of curves that get steadily worse, as extrapolate had it (a ValueError naming values)
-REFUSE_DECLINING = (
-    "self._check_range(values, name) if not gets_steadily_worse(values, direction, bounds) else _number(None, name)"
-)
+CHECK_RANGE = '_check_value_range(values, self.loc, self.span, self.sign, name, "curve")'
+REFUSE_DECLINING = f"{CHECK_RANGE} if not gets_steadily_worse(values, direction, bounds) else _number(None, name)"
 
 MUTANTS = [
     # -- the value map ------------------------------------------------------------------------------
@@ -185,14 +184,14 @@ MUTANTS = [
     dict(
         name="declining_curves_refused",
         file="pfn/curves/forecast.py",
-        old="self._check_range(values, name)",
+        old=CHECK_RANGE,
         new=REFUSE_DECLINING,
         tests=CURVES,
     ),
     dict(
         name="declining_curves_refused_caught_by_properties",
         file="pfn/curves/forecast.py",
-        old="self._check_range(values, name)",
+        old=CHECK_RANGE,
         new=REFUSE_DECLINING,
         tests=PROPERTIES,
     ),
