@@ -11,6 +11,9 @@ it follows its conventions (``get_params``/``set_params``, trailing-underscore a
 from __future__ import annotations
 
 import functools
+import itertools
+import math
+import numbers
 import os
 from collections.abc import Sequence
 from typing import Any, Literal, overload
@@ -117,10 +120,21 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
     rest renormalised: they are the predictive given that the label is one of ``classes_``.
 
     A model limits the data it conditions on; each limit is a ``ValueError`` in ``fit``: X must
-    have ``min_features`` to ``num_features`` columns, y at most the model's ``num_classes``
-    classes (and at least 2), and there may be at most ``max_context`` training points (the
-    largest context it was trained on) unless ``subsample=True``. X must be finite (impute NaN
-    first).
+    have at least ``min_features`` columns, y at most the model's ``num_classes`` classes (and at
+    least 2), and there may be at most ``max_context`` training points (the largest context it was
+    trained on) unless ``subsample=True``. X must be finite (impute NaN first).
+
+    **Ensembles.** With ``n_estimators`` > 1 the prediction is the mean of the class probabilities
+    of several members, each conditioned on the same data with the classes numbered in a random
+    order and the columns in a random order: a PFN is close to, but not exactly, invariant to both,
+    and the mean removes most of what is left (with ``n_estimators`` a multiple of ``k!`` for k
+    classes, each column order is used with every numbering once: exactly invariant to
+    relabelling). The probabilities are exactly invariant to the order of the training rows.
+
+    **More features than the model takes**: each member sees a
+    subset of ``num_features`` columns, chosen so that every column is used by about the same
+    number of members (by default ``2 * ceil(d / num_features)`` members, at most 16): the
+    ensemble is a mixture of posteriors of feature subsets, not the posterior given all features.
 
     Args:
         model: a classification checkpoint's path, a shipped model's name, or a loaded
@@ -131,7 +145,11 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         subsample: with more training points than the model's ``max_context``, condition on a
             random class-stratified subsample of ``max_context`` points (every class kept) instead
             of raising ``ValueError``.
-        random_state: seed or ``numpy.random.RandomState`` for that subsample.
+        random_state: seed or ``numpy.random.RandomState`` for that subsample and for the members' class
+            and column orders.
+        n_estimators: ensemble members; None: 1 when X has at most ``num_features`` columns, else
+            ``min(16, 2 * ceil(d / num_features))``. One member with at most ``num_features`` columns
+            conditions on the data as given.
 
     Attributes:
         classes_: the labels, sorted; column j of ``predict_proba`` is the probability of ``classes_[j]``.
@@ -140,7 +158,9 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         predictor_: the loaded model.
         context_X_: the training points the PFN conditions on (after any subsampling), float64.
         context_y_: their class codes: indices into ``classes_``.
-        conditioned_: the model with that context encoded.
+        estimators_features_: (members, columns) the columns of X each member sees, in its order.
+        class_codes_: (members, len(classes_)) the code each member gives each class.
+        conditioned_: the model with every member's context encoded (one batch).
     """
 
     def __init__(
@@ -149,11 +169,13 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         device: str = "cpu",
         subsample: bool = False,
         random_state: int | np.random.RandomState | None = None,
+        n_estimators: int | None = None,
     ):
         self.model = model
         self.device = device
         self.subsample = subsample
         self.random_state = random_state
+        self.n_estimators = n_estimators
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> PFNClassifier:
         """Condition the PFN on the training data: X of shape (n, d), y of shape (n,) with class labels.
@@ -180,9 +202,10 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         if k > k_max:
             raise ValueError(f"y has {k} classes, but this model predicts at most {k_max} classes")
         d, lo, hi = x_arr.shape[1], predictor.min_features, predictor.num_features
-        if not lo <= d <= hi:
-            allowed = f"{hi}" if lo == hi else f"{lo} to {hi}"
-            raise ValueError(f"X has {d} features, but this model takes {allowed} features")
+        if d < lo:
+            raise ValueError(f"X has {d} features, but this model takes at least {lo} features")
+        members = _ensemble_size(self.n_estimators, d, hi)
+        rng = check_random_state(self.random_state)
         limit = predictor.max_context
         if limit is not None and len(x_arr) > limit:
             if not self.subsample:
@@ -193,13 +216,21 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
                 )
             if limit < k:
                 raise ValueError(f"y has {k} classes, more than this model's max_context ({limit}) points")
-            keep = _stratified_subsample(codes, limit, check_random_state(self.random_state))
+            keep = _stratified_subsample(codes, limit, rng)
             x_arr, codes = x_arr[keep], codes[keep]
+        if members == 1 and d <= hi:  # the data as given
+            features, class_codes = np.arange(d)[None], np.arange(k)[None]
+        else:
+            features, class_codes = _ensemble_members(d, min(d, hi), k, members, rng)
         self.predictor_ = predictor
         self.classes_ = classes
         self.context_X_ = x_arr
         self.context_y_ = codes
-        self.conditioned_: ConditionedPredictor = predictor.condition(x_arr, codes)
+        self.estimators_features_ = features
+        self.class_codes_ = class_codes
+        x_members = np.stack([x_arr[:, f] for f in features])  # (members, n, columns)
+        y_members = np.take_along_axis(class_codes, np.broadcast_to(codes, (members, len(codes))), 1)
+        self.conditioned_: ConditionedPredictor = predictor.condition(x_members, y_members)
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -209,11 +240,14 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         """Log class probabilities at X, shape (m, len(classes_)), columns in the order of ``classes_``."""
         check_is_fitted(self)
         x_arr = validate_data(self, X, reset=False, dtype=np.float64)
-        pred = self.conditioned_.predict(x_arr)
+        pred = self.conditioned_.predict(np.stack([x_arr[:, f] for f in self.estimators_features_]))
         if isinstance(pred, PosteriorPredictive):  # fitted with a classifier: cannot happen
             raise TypeError("the model predicts real values, not classes")
-        logits = pred.logits[..., : len(self.classes_)].to(torch.float64)
-        return torch.log_softmax(logits, dim=-1).cpu().numpy()
+        k, members = len(self.classes_), len(self.class_codes_)
+        log_proba = torch.log_softmax(pred.logits[..., :k].to(torch.float64), dim=-1)  # (members, m, k) by code
+        codes = torch.as_tensor(self.class_codes_)[:, None, :].expand(-1, log_proba.shape[1], -1)
+        by_class = log_proba.gather(-1, codes.to(log_proba.device))  # column j: class j's code in each member
+        return (torch.logsumexp(by_class, 0) - math.log(members)).cpu().numpy()  # the members' mean probability
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities at X, shape (m, len(classes_)): rows sum to 1, columns follow ``classes_``."""
@@ -223,6 +257,43 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         """The most probable label at each row of X (an element of ``classes_``)."""
         log_proba = self.predict_log_proba(X)  # first: it raises NotFittedError before fit
         return self.classes_[np.argmax(log_proba, axis=1)]
+
+
+def _ensemble_size(n_estimators: int | None, d: int, model_features: int) -> int:
+    """The number of members: as given, or by default 1 for at most ``model_features`` columns, else
+    ``min(16, 2 * ceil(d / model_features))``."""
+    if n_estimators is None:
+        return 1 if d <= model_features else min(16, 2 * math.ceil(d / model_features))
+    if isinstance(n_estimators, bool) or not isinstance(n_estimators, numbers.Integral) or n_estimators < 1:
+        raise ValueError(f"n_estimators must be None or an integer >= 1, got {n_estimators!r}")
+    return int(n_estimators)
+
+
+def _feature_subsets(d: int, size: int, members: int, rng: np.random.RandomState) -> np.ndarray:
+    """(members, size) column indices, distinct within a member, in random order; each member takes the
+    columns used least so far (ties at random), so every column is used by about the same number of members."""
+    uses = np.zeros(d)
+    subsets = []
+    for _ in range(members):
+        pick = np.lexsort((rng.random_sample(d), uses))[:size]
+        uses[pick] += 1
+        subsets.append(rng.permutation(pick))
+    return np.stack(subsets)
+
+
+def _ensemble_members(
+    d: int, size: int, k: int, members: int, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each member's columns (members, size) and class codes (members, k). With ``members >= k!``, the members
+    come in blocks of k! that share their columns and use every class numbering once, so that a multiple of
+    k! members is exactly invariant to relabelling; otherwise every member has its own of both."""
+    block = math.factorial(k) if math.factorial(k) <= members else 1
+    blocks = -(-members // block)
+    features = np.repeat(_feature_subsets(d, size, blocks, rng), block, axis=0)[:members]
+    if block == 1:
+        return features, np.stack([rng.permutation(k) for _ in range(members)])
+    every = np.array(list(itertools.permutations(range(k))))
+    return features, np.concatenate([every[rng.permutation(block)] for _ in range(blocks)])[:members]
 
 
 def _classification_model(model: str | os.PathLike | Predictor | None, device: str) -> tuple[Predictor, int]:

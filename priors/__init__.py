@@ -12,6 +12,7 @@ from priors.learning_curves import LearningCurvePrior
 from priors.mixture import MixturePrior
 from priors.run_curves import LearningCurveRunPrior
 from priors.search import LearningCurveSearchPrior
+from priors.tabular import TabularClassificationPrior
 
 __all__ = [
     "BNNClassificationPrior",
@@ -27,5 +28,6 @@ __all__ = [
     "MixturePrior",
     "Prior",
     "SamplesBatches",
+    "TabularClassificationPrior",
     "as_prior",
 ]

@@ -34,6 +34,13 @@ def check_real(value: Any, name: str, low: float | None = None, strict: bool = F
     return float(value)
 
 
+def check_probability(value: Any, name: str) -> float:
+    """``value`` as a float when it is a number in [0, 1]."""
+    if not is_real(value) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
 def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}")

@@ -23,7 +23,16 @@ from pfn.checkpoint import save_checkpoint
 from pfn.cli import evaluate_parser
 from pfn.evaluation.scoring import check_counts, context_sizes_for
 from pfn.model import BarDistribution, PFNTransformer
-from priors import Batch, BNNClassificationPrior, BNNPrior, FunctionPrior, GPPrior, LearningCurvePrior, MixturePrior
+from priors import (
+    Batch,
+    BNNClassificationPrior,
+    BNNPrior,
+    FunctionPrior,
+    GPPrior,
+    LearningCurvePrior,
+    MixturePrior,
+    TabularClassificationPrior,
+)
 from priors.bnn import ACTIVATIONS
 from priors.hyperpriors import Choice, Gamma, LogNormal, LogUniform, Uniform, lowest_value
 from priors.kernels import RBF, Linear, Matern12, Matern32, Matern52, Periodic
@@ -144,6 +153,17 @@ CONSTRUCTORS = {
         **bnn_args,
         "num_classes": Arg(st.integers(2, 5), st.one_of(not_an_integer, st.integers(max_value=1))),
         "method": Arg(st.sampled_from(["argmax", "threshold"]), bad_option(["argmax", "threshold"])),
+    },
+    TabularClassificationPrior: {
+        **{name: arg for name, arg in bnn_args.items() if name != "x_distribution"},
+        "num_classes": Arg(st.integers(2, 5), st.one_of(not_an_integer, st.integers(max_value=1))),
+        "min_classes": Arg(st.just(2), st.one_of(not_an_integer, st.integers(max_value=1), st.integers(6, 9))),
+        "threshold_prob": Arg(number(0, 1), st.one_of(not_a_number, number(1.01, 3), below(0, False))),
+        "irrelevant_prob": Arg(number(0, 1), st.one_of(not_a_number, number(1.01, 3), below(0, False))),
+        "max_correlation": Arg(number(0, 3), st.one_of(not_a_number, below(0, False))),
+        "feature_mix": Arg(st.just((0.2, 0.2, 0.2, 0.2, 0.2)),
+                           st.one_of(not_a_number, st.just((0.5, 0.5)), st.just((1.0, 1.0, 0.0, 0.0, -1.0)),
+                                     st.just((0.1, 0.1, 0.1, 0.1, 0.1)), st.just(("a", 1, 0, 0, 0)))),
     },
     LearningCurvePrior: {
         "families": Arg(name_lists(FAMILIES), bad_name_lists),

@@ -2,6 +2,7 @@
 (a few hundred steps of `experiment=bnn_classification`, about 10 s): probabilities, accuracy on separated
 blobs, label mapping, the model's limits, subsampling, and scikit-learn's own estimator checks."""
 
+import itertools
 import pickle
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("sklearn")
 
@@ -114,10 +116,8 @@ def test_the_models_limits_and_bad_input_are_value_errors_that_say_what_is_wrong
         clf.predict(X)
     with pytest.raises(NotFittedError):
         clf.predict_proba(X)
-    wide = np.hstack([X, np.zeros((30, FEATURES - 1))])
-    with pytest.raises(ValueError, match=f"X has {FEATURES + 1} features, but this model takes 1 to {FEATURES}"):
-        clf.fit(wide, y)
-    clf.fit(wide[:, :FEATURES], y)  # 10 features are fine
+    with pytest.raises(ValueError, match="n_estimators must be None or an integer >= 1, got 0"):
+        PFNClassifier(model=model_path, n_estimators=0).fit(X, y)
     X5, y5 = blobs(5, np.arange(10.0).reshape(5, 2), seed=0)
     with pytest.raises(ValueError, match=f"y has 5 classes, but this model predicts at most {CLASSES}"):
         clf.fit(X5, y5)
@@ -146,6 +146,45 @@ def test_the_models_limits_and_bad_input_are_value_errors_that_say_what_is_wrong
         PFNClassifier(model=str(checkpoint_file)).fit(X[:, :2], y)  # conftest's tiny GP regression model
     with pytest.raises(ValueError, match="model is required"):
         PFNClassifier().fit(X, y)
+
+
+def test_members_are_mapped_back_to_the_classes_and_all_numberings_make_it_invariant_to_relabelling(model_path):
+    X, y = blobs(12, THREE, seed=11)
+    Xq = np.random.default_rng(12).normal(0, 3, size=(40, 2))
+    # each member conditions on its column order and class numbering; its probabilities are mapped back
+    clf = PFNClassifier(model=model_path, n_estimators=3, random_state=0).fit(X, y)
+    model, expected = pfn.load(model_path), np.zeros((len(Xq), 3))
+    for cols, codes in zip(clf.estimators_features_, clf.class_codes_, strict=True):
+        probs = np.asarray(model.predict(X[:, cols], codes[y], Xq[:, cols]).probs)[:, :3]
+        expected += (probs / probs.sum(1, keepdims=True))[:, codes] / 3
+    np.testing.assert_allclose(clf.predict_proba(Xq), expected, atol=1e-6)
+    assert {tuple(c) for c in clf.estimators_features_} <= {(0, 1), (1, 0)}
+    # all 3! numberings, each once: relabelling the classes leaves every probability as it was
+    names = np.array(["b", "c", "a"])  # sorted: a, b, c -> the codes are permuted
+    ensemble = PFNClassifier(model=model_path, n_estimators=6, random_state=1).fit(X, y)
+    relabelled = PFNClassifier(model=model_path, n_estimators=6, random_state=1).fit(X, names[y])
+    assert sorted(map(tuple, ensemble.class_codes_.tolist())) == sorted(itertools.permutations(range(3)))
+    # class j of the first fit is names[j]: column 1, 2, 0 of the relabelled fit (classes a, b, c)
+    np.testing.assert_allclose(relabelled.predict_proba(Xq)[:, [1, 2, 0]], ensemble.predict_proba(Xq), atol=1e-6)
+    # and the training rows' order never matters
+    rows = np.random.default_rng(13).permutation(len(y))
+    shuffled = PFNClassifier(model=model_path, n_estimators=6, random_state=1).fit(X[rows], y[rows])
+    np.testing.assert_allclose(shuffled.predict_proba(Xq), ensemble.predict_proba(Xq), atol=1e-5)
+
+
+def test_more_columns_than_the_model_takes_are_spread_evenly_over_the_members(model_path):
+    rng = np.random.default_rng(14)
+    X, y = rng.normal(size=(40, 3 * FEATURES + 1)), np.arange(40) % 2
+    clf = PFNClassifier(model=model_path, random_state=0).fit(X, y)
+    members = 2 * 4  # 2 * ceil(31 / 10)
+    assert clf.estimators_features_.shape == (members, FEATURES)
+    # two classes: members come in pairs (both numberings) sharing their columns; over the pairs, each column
+    # is used once or twice
+    assert np.array_equal(clf.estimators_features_[::2], clf.estimators_features_[1::2])
+    uses = np.bincount(clf.estimators_features_[::2].ravel(), minlength=X.shape[1])
+    assert uses.max() - uses.min() <= 1 and all(len(set(row)) == FEATURES for row in clf.estimators_features_)
+    proba = clf.predict_proba(rng.normal(size=(20, X.shape[1])))
+    assert proba.shape == (20, 2) and np.allclose(proba.sum(1), 1, atol=1e-9)
 
 
 def test_subsampling_keeps_each_classs_share_and_follows_random_state(model_path):
@@ -264,3 +303,42 @@ def test_the_expected_check_failures_are_the_refused_context_size(model_path, na
 def messages(error: BaseException | None) -> str:
     """The messages of an exception and of those it was raised from."""
     return "" if error is None else f"{error}\n{messages(error.__cause__ or error.__context__)}"
+
+
+def test_expected_calibration_error_by_hand_and_on_calibrated_draws():
+    from pfn.evaluation.classification import expected_calibration_error
+
+    # confidences 0.9, 0.9 (bin 13), 0.6 (bin 9): bin 13 right once of twice (|0.5 - 0.9|), bin 9 right (|1 - 0.6|)
+    probs = np.array([[0.9, 0.1], [0.1, 0.9], [0.6, 0.4]])
+    assert expected_calibration_error(probs, np.array([0, 0, 0])) == pytest.approx(2 / 3 * 0.4 + 1 / 3 * 0.4)
+    # labels drawn from the probabilities themselves: calibrated, the ECE is only sampling noise (each of the
+    # 15 bins off by about sqrt(p (1 - p) / count), so below sqrt(15 / (4 m)) = 0.019 summed over bins);
+    # the same labels scored against other rows' probabilities are not
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(3) * 0.5, size=10_000)
+    labels = (rng.random((len(p), 1)) > p.cumsum(1)).sum(1)
+    assert expected_calibration_error(p, labels) < 0.02
+    assert expected_calibration_error(p[rng.permutation(len(p))], labels) > 0.2
+
+
+def test_evaluate_scores_a_classifier_by_log_loss_accuracy_and_ece(model_path):
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from pfn.evaluation import evaluate, prior_of
+    from pfn.evaluation.scoring import held_out_split
+
+    predictor = pfn.load(model_path)
+    prior = prior_of(predictor, "bnn_classification")
+    report = evaluate(predictor, prior, [0, 10, 40], num_datasets=8, num_queries=20, seed=5, num_features=3)
+    assert [r.num_context for r in report.rows] == [0, 10, 40]
+    # the same held-out split, scored by scikit-learn
+    gen = torch.Generator().manual_seed(5 + 10)
+    x_ctx, y_ctx, x_qry, y_qry = held_out_split(prior, 10, 8, 20, 3, 0, gen)
+    probs = np.asarray(predictor.predict(x_ctx, y_ctx, x_qry).probs, dtype=np.float64).reshape(-1, CLASSES)
+    probs /= probs.sum(1, keepdims=True)  # float32 rounding
+    labels = y_qry.reshape(-1).numpy()
+    row = report.rows[1]
+    assert row.nll == pytest.approx(log_loss(labels, probs, labels=range(CLASSES)), rel=1e-4)
+    assert row.accuracy == pytest.approx(accuracy_score(labels, probs.argmax(1)))
+    assert report.rows[2].nll < report.rows[0].nll  # more context, better predictions
+    assert set(report.summary()) >= {"mean_nll", "accuracy", "ece"} and "| 40 |" in report.to_markdown()

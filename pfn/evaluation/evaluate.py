@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import torch
 
 from pfn.configs import check_experiment, experiment_prior
+from pfn.evaluation.classification import ClassifierReport, evaluate_classifier
 from pfn.evaluation.reference import reference_for
 from pfn.evaluation.report import EXAMPLE_SIZES, EvaluationReport, Example, example_band
 from pfn.evaluation.scoring import (
@@ -49,7 +50,7 @@ def evaluate(
     num_queries: int = 50,
     seed: int = 1234,
     num_features: int | None = None,
-) -> EvaluationReport:
+) -> EvaluationReport | ClassifierReport:
     """Score ``predictor`` on held-out datasets from ``prior`` (seeded: every call sees the same data).
 
     For each context size n: the mean NLL of ``num_queries`` held-out targets per dataset, the
@@ -60,8 +61,9 @@ def evaluate(
     points are the context and every later point is a query, as the curve API uses them.
 
     ``context_sizes`` default to :data:`~pfn.evaluation.scoring.CONTEXT_SIZES` clipped to the model's range
-    (:func:`~pfn.evaluation.scoring.context_sizes_for`); sizes outside it, fewer than 2 datasets or no queries,
-    or a classifier, raise ``ValueError``.
+    (:func:`~pfn.evaluation.scoring.context_sizes_for`); sizes outside it, fewer than 2 datasets or no queries
+    raise ``ValueError``. A classifier is scored by log loss, accuracy and expected calibration error instead
+    (:func:`~pfn.evaluation.classification.evaluate_classifier`, no reference).
 
     Args:
         predictor: the model.
@@ -82,7 +84,7 @@ def evaluate(
             f"(the model's inputs), got {num_features!r}"
         )
     if predictor.is_classifier:
-        raise ValueError("evaluate scores regression models (NLL and interval coverage); this one is a classifier")
+        return evaluate_classifier(predictor, prior, context_sizes, num_datasets, num_queries, seed, d)
     reference = reference_for(predictor, prior)
     length = int(predictor.config.get("training", {}).get("num_points", 0))
     rows: list[ContextSizeRow] = []

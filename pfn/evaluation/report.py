@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from pfn.evaluation.scoring import LEVELS, ContextSizeRow
+
+if TYPE_CHECKING:
+    from pfn.evaluation.classification import ClassifierReport
 from pfn.inference.predictive import PosteriorPredictive
 from pfn.inference.predictor import Predictor
 
@@ -171,7 +174,7 @@ def example_band(predictor: Predictor, x: torch.Tensor, y: torch.Tensor) -> Exam
     return x[:, 0].numpy(), y.numpy(), grid[:, 0].numpy(), np.asarray(predictive.mean), np.asarray(lo), np.asarray(hi)
 
 
-def write_report(report: EvaluationReport, folder: str | Path) -> list[Path]:
+def write_report(report: EvaluationReport | ClassifierReport, folder: str | Path) -> list[Path]:
     """Write ``report.md``, ``summary.json`` and the plots of ``report`` into ``folder``; returns the plots' paths."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
