@@ -10,6 +10,7 @@ it follows its conventions (``get_params``/``set_params``, trailing-underscore a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -131,10 +132,15 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
     classes, each column order is used with every numbering once: exactly invariant to
     relabelling). The probabilities are exactly invariant to the order of the training rows.
 
-    **More features than the model takes**: each member sees a
-    subset of ``num_features`` columns, chosen so that every column is used by about the same
-    number of members (by default ``2 * ceil(d / num_features)`` members, at most 16): the
-    ensemble is a mixture of posteriors of feature subsets, not the posterior given all features.
+    **More features than the model takes** (``d > num_features``), by ``feature_reduction``:
+
+    - ``"pca"`` (default): the model sees the leading ``num_features`` principal components of the
+      training columns, each standardised first (``projection_``). Directions of little variance
+      are lost, even where they carry the label.
+    - ``"subsets"``: each member sees ``num_features`` of the columns, chosen so that every column is
+      used by about the same number of members (by default ``2 * ceil(d / num_features)`` members,
+      at most 16): a mixture of the posteriors given feature subsets, not the posterior given all
+      features, and less sharp than either when the signal is spread over many columns.
 
     Args:
         model: a classification checkpoint's path, a shipped model's name, or a loaded
@@ -147,9 +153,10 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
             of raising ``ValueError``.
         random_state: seed or ``numpy.random.RandomState`` for that subsample and for the members' class
             and column orders.
-        n_estimators: ensemble members; None: 1 when X has at most ``num_features`` columns, else
-            ``min(16, 2 * ceil(d / num_features))``. One member with at most ``num_features`` columns
-            conditions on the data as given.
+        n_estimators: ensemble members; None: 1, except for wide tables reduced by "subsets"
+            (``min(16, 2 * ceil(d / num_features))``). One member conditions on the (reduced) data as
+            given.
+        feature_reduction: "pca" or "subsets", for X with more columns than the model takes.
 
     Attributes:
         classes_: the labels, sorted; column j of ``predict_proba`` is the probability of ``classes_[j]``.
@@ -158,7 +165,9 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         predictor_: the loaded model.
         context_X_: the training points the PFN conditions on (after any subsampling), float64.
         context_y_: their class codes: indices into ``classes_``.
-        estimators_features_: (members, columns) the columns of X each member sees, in its order.
+        projection_: the standardisation and principal axes wide tables are reduced by ("pca"), or None.
+        estimators_features_: (members, columns) the columns each member sees (of X, or of its principal
+            components), in its order.
         class_codes_: (members, len(classes_)) the code each member gives each class.
         conditioned_: the model with every member's context encoded (one batch).
     """
@@ -170,12 +179,14 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         subsample: bool = False,
         random_state: int | np.random.RandomState | None = None,
         n_estimators: int | None = None,
+        feature_reduction: str = "pca",
     ):
         self.model = model
         self.device = device
         self.subsample = subsample
         self.random_state = random_state
         self.n_estimators = n_estimators
+        self.feature_reduction = feature_reduction
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> PFNClassifier:
         """Condition the PFN on the training data: X of shape (n, d), y of shape (n,) with class labels.
@@ -204,7 +215,10 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         d, lo, hi = x_arr.shape[1], predictor.min_features, predictor.num_features
         if d < lo:
             raise ValueError(f"X has {d} features, but this model takes at least {lo} features")
-        members = _ensemble_size(self.n_estimators, d, hi)
+        if self.feature_reduction not in ("pca", "subsets"):
+            raise ValueError(f"feature_reduction must be 'pca' or 'subsets', got {self.feature_reduction!r}")
+        pca = d > hi and self.feature_reduction == "pca"
+        members = _ensemble_size(self.n_estimators, min(d, hi) if pca else d, hi)
         rng = check_random_state(self.random_state)
         limit = predictor.max_context
         if limit is not None and len(x_arr) > limit:
@@ -218,17 +232,20 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
                 raise ValueError(f"y has {k} classes, more than this model's max_context ({limit}) points")
             keep = _stratified_subsample(codes, limit, rng)
             x_arr, codes = x_arr[keep], codes[keep]
-        if members == 1 and d <= hi:  # the data as given
-            features, class_codes = np.arange(d)[None], np.arange(k)[None]
+        self.projection_ = _Projection.fit(x_arr, hi) if pca else None
+        x_model = x_arr if self.projection_ is None else self.projection_(x_arr)
+        d_model = x_model.shape[1]
+        if members == 1 and d_model <= hi:  # the data as given
+            features, class_codes = np.arange(d_model)[None], np.arange(k)[None]
         else:
-            features, class_codes = _ensemble_members(d, min(d, hi), k, members, rng)
+            features, class_codes = _ensemble_members(d_model, min(d_model, hi), k, members, rng)
         self.predictor_ = predictor
         self.classes_ = classes
         self.context_X_ = x_arr
         self.context_y_ = codes
         self.estimators_features_ = features
         self.class_codes_ = class_codes
-        x_members = np.stack([x_arr[:, f] for f in features])  # (members, n, columns)
+        x_members = np.stack([x_model[:, f] for f in features])  # (members, n, columns)
         y_members = np.take_along_axis(class_codes, np.broadcast_to(codes, (members, len(codes))), 1)
         self.conditioned_: ConditionedPredictor = predictor.condition(x_members, y_members)
         return self
@@ -240,7 +257,8 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         """Log class probabilities at X, shape (m, len(classes_)), columns in the order of ``classes_``."""
         check_is_fitted(self)
         x_arr = validate_data(self, X, reset=False, dtype=np.float64)
-        pred = self.conditioned_.predict(np.stack([x_arr[:, f] for f in self.estimators_features_]))
+        x_model = x_arr if self.projection_ is None else self.projection_(x_arr)
+        pred = self.conditioned_.predict(np.stack([x_model[:, f] for f in self.estimators_features_]))
         if isinstance(pred, PosteriorPredictive):  # fitted with a classifier: cannot happen
             raise TypeError("the model predicts real values, not classes")
         k, members = len(self.classes_), len(self.class_codes_)
@@ -257,6 +275,29 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         """The most probable label at each row of X (an element of ``classes_``)."""
         log_proba = self.predict_log_proba(X)  # first: it raises NotFittedError before fit
         return self.classes_[np.argmax(log_proba, axis=1)]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Projection:
+    """Columns standardised by ``mean`` and ``scale``, then projected on the principal ``axes`` (d, c)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    axes: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, size: int) -> _Projection:
+        """The leading ``size`` principal axes of x's standardised columns (fewer if x has fewer rows);
+        each axis signed so that its largest loading is positive (the same data, the same projection)."""
+        mean, scale = x.mean(0), x.std(0)
+        scale = np.where(scale > 0, scale, 1.0)  # a constant column stays zero
+        _, _, vt = np.linalg.svd((x - mean) / scale, full_matrices=False)
+        axes = vt[: min(size, len(vt))].T  # (d, c)
+        axes *= np.sign(axes[np.abs(axes).argmax(0), np.arange(axes.shape[1])])
+        return cls(mean, scale, axes)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.axes
 
 
 def _ensemble_size(n_estimators: int | None, d: int, model_features: int) -> int:

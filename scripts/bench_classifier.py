@@ -3,8 +3,8 @@
     python scripts/bench_classifier.py                    # the shipped bnn-classifier
     python scripts/bench_classifier.py --model outputs/bnn_classifier/model.safetensors
 
-Tables of 2, 10 and 30 columns (30: more than the model takes, so the default ensemble of feature subsets)
-and 2 or 10 classes; median of 9 repeats after one warm-up (the model is loaded once, outside the timing).
+Tables of 2, 10 and 30 columns (30: more than the model takes, so reduced to principal components, the
+default) and 2 or 10 classes; median of 9 repeats after one warm-up (the model is loaded once, outside the timing).
 Writes docs/results/bench_classifier.md.
 """
 

@@ -20,6 +20,10 @@ def _sizes(sizes: list[int]) -> str:
 def gap_summary(evaluation: dict) -> str:
     """Where the model beats, matches or trails its reference, by context size."""
     rows = [r for r in evaluation.get("rows", []) if r.get("gap") is not None and r.get("gap_stderr") is not None]
+    if "ece" in evaluation:  # a classifier
+        return (
+            f"no reference posterior (classifier: accuracy {evaluation['accuracy']:.3f}, ECE {evaluation['ece']:.3f})"
+        )
     if not rows:
         return "no reference posterior"
     better = [r["num_context"] for r in rows if r["gap"] + 2 * r["gap_stderr"] < 0]

@@ -175,7 +175,7 @@ def test_members_are_mapped_back_to_the_classes_and_all_numberings_make_it_invar
 def test_more_columns_than_the_model_takes_are_spread_evenly_over_the_members(model_path):
     rng = np.random.default_rng(14)
     X, y = rng.normal(size=(40, 3 * FEATURES + 1)), np.arange(40) % 2
-    clf = PFNClassifier(model=model_path, random_state=0).fit(X, y)
+    clf = PFNClassifier(model=model_path, random_state=0, feature_reduction="subsets").fit(X, y)
     members = 2 * 4  # 2 * ceil(31 / 10)
     assert clf.estimators_features_.shape == (members, FEATURES)
     # two classes: members come in pairs (both numberings) sharing their columns; over the pairs, each column
@@ -185,6 +185,33 @@ def test_more_columns_than_the_model_takes_are_spread_evenly_over_the_members(mo
     assert uses.max() - uses.min() <= 1 and all(len(set(row)) == FEATURES for row in clf.estimators_features_)
     proba = clf.predict_proba(rng.normal(size=(20, X.shape[1])))
     assert proba.shape == (20, 2) and np.allclose(proba.sum(1), 1, atol=1e-9)
+
+
+def test_wide_tables_are_reduced_to_their_leading_principal_components(model_path):
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(15)
+    X = rng.normal(size=(40, 31)) @ rng.normal(size=(31, 31))  # correlated columns
+    y = (X[:, 0] > np.median(X[:, 0])).astype(int)
+    clf = PFNClassifier(model=model_path).fit(X, y)
+    Xq = rng.normal(size=(25, 31)) @ rng.normal(size=(31, 31))
+    # scikit-learn's PCA of the standardised columns, independently: the same components up to sign
+    scaler = StandardScaler().fit(X)
+    reference = PCA(FEATURES).fit(scaler.transform(X)).transform(scaler.transform(Xq))
+    np.testing.assert_allclose(np.abs(clf.projection_(Xq)), np.abs(reference), atol=1e-8)
+    assert clf.estimators_features_.shape == (1, FEATURES)  # one member: the components as given
+    # predictions are the model's given the components, and the row order changes nothing
+    direct = PFNClassifier(model=model_path).fit(clf.projection_(X), y)
+    np.testing.assert_allclose(clf.predict_proba(Xq), direct.predict_proba(clf.projection_(Xq)), atol=1e-12)
+    rows = rng.permutation(len(y))
+    np.testing.assert_allclose(PFNClassifier(model=model_path).fit(X[rows], y[rows]).predict_proba(Xq),
+                               clf.predict_proba(Xq), atol=1e-5)  # fmt: skip
+    # fewer rows than the model's features: as many components as rows
+    few = PFNClassifier(model=model_path).fit(X[:6], y[:6])
+    assert few.projection_.axes.shape == (31, 6) and few.predict_proba(Xq).shape == (25, 2)
+    with pytest.raises(ValueError, match="feature_reduction must be 'pca' or 'subsets', got 'lda'"):
+        PFNClassifier(model=model_path, feature_reduction="lda").fit(X, y)
 
 
 def test_subsampling_keeps_each_classs_share_and_follows_random_state(model_path):

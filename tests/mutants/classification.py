@@ -1,0 +1,75 @@
+"""Mutants of classification: the tabular prior, PFNClassifier's ensembles, the NUTS reference and the
+classifier scores (see scripts/mutation_check.py)."""
+
+MUTANTS = [
+    dict(
+        name="tabular_classes_not_renumbered",
+        file="priors/tabular.py",
+        old="y = order.gather(-1, label)",
+        new="y = label",
+        tests=["tests/test_tabular_prior.py"],
+    ),
+    dict(
+        name="tabular_one_class_too_few",
+        file="priors/tabular.py",
+        old="k = torch.randint(self.min_classes, c + 1,",
+        new="k = torch.randint(self.min_classes, c,",
+        tests=["tests/test_tabular_prior.py"],
+    ),
+    dict(
+        name="tabular_irrelevant_features_used",
+        file="priors/tabular.py",
+        old=" * (uniform(b, 1, d) >= self.irrelevant_prob)",
+        new="",
+        tests=["tests/test_tabular_prior.py"],
+    ),
+    dict(
+        name="ensemble_codes_not_undone",
+        file="pfn/sklearn.py",
+        old="by_class = log_proba.gather(-1, codes.to(log_proba.device))",
+        new="by_class = log_proba",
+        tests=["tests/test_sklearn_classifier.py"],
+    ),
+    dict(
+        name="ensemble_mean_of_log_probabilities",
+        file="pfn/sklearn.py",
+        old="return (torch.logsumexp(by_class, 0) - math.log(members)).cpu().numpy()",
+        new="return torch.log_softmax(by_class.mean(0), -1).cpu().numpy()",
+        tests=["tests/test_sklearn_classifier.py"],
+    ),
+    dict(
+        name="pca_unstandardised",
+        file="pfn/sklearn.py",
+        old="scale = np.where(scale > 0, scale, 1.0)",
+        new="scale = np.ones_like(scale)",
+        tests=["tests/test_sklearn_classifier.py"],
+    ),
+    dict(
+        name="pca_not_applied_when_predicting",
+        file="pfn/sklearn.py",
+        old="x_model = x_arr if self.projection_ is None else self.projection_(x_arr)\n        pred",
+        new="x_model = x_arr[:, : self.estimators_features_.shape[1]]\n        pred",
+        tests=["tests/test_sklearn_classifier.py"],
+    ),
+    dict(
+        name="nuts_linear_prior_too_wide",
+        file="pfn/evaluation/nuts.py",
+        old="f = x @ w * w_scale / math.sqrt(d)",
+        new="f = x @ w * w_scale",
+        tests=["tests/test_nuts_reference.py"],
+    ),
+    dict(
+        name="nuts_argmax_counts_own_class",
+        file="pfn/evaluation/nuts.py",
+        old="log_cdf = jnp.where(jnp.eye(k, dtype=bool)[..., None], 0.0, log_cdf)",
+        new="log_cdf = log_cdf",
+        tests=["tests/test_nuts_reference.py"],
+    ),
+    dict(
+        name="ece_unweighted_bins",
+        file="pfn/evaluation/classification.py",
+        old="error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())",
+        new="error += abs(correct[inside].mean() - confidence[inside].mean()) / bins",
+        tests=["tests/test_sklearn_classifier.py"],
+    ),
+]
