@@ -6,9 +6,10 @@
 Datasets: every classification dataset bundled with scikit-learn (iris, wine, breast cancer, digits) and
 synthetic ones (make_classification variants, moons, circles). Each is split 5 times (stratified, seeded) into
 a training part of min(500, n / 2) points and a test part of at most 1000; every method sees the same splits.
-Methods: PFNClassifier (its defaults: one member; a table with more columns than the model takes is reduced
-to its leading principal components), logistic regression, a random forest, gradient boosting and a GP classifier (RBF kernel,
-fitted by marginal likelihood), the last two on standardised inputs as well. Times are fit + predict on one
+Methods: PFNClassifier (its defaults: one member; a table with more columns than the model takes is
+reduced to its leading principal components), logistic regression (on standardised inputs), a random
+forest, gradient boosting and a GP classifier (RBF kernel fitted by marginal likelihood, standardised
+inputs). Times are fit + predict on one
 CPU thread. Writes docs/results/eval_classifier.md: per dataset the mean over splits, then each method's
 mean rank over datasets (1 = best).
 """
