@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("sklearn")
 
@@ -369,3 +371,32 @@ def test_evaluate_scores_a_classifier_by_log_loss_accuracy_and_ece(model_path):
     assert row.accuracy == pytest.approx(accuracy_score(labels, probs.argmax(1)))
     assert report.rows[2].nll < report.rows[0].nll  # more context, better predictions
     assert set(report.summary()) >= {"mean_nll", "accuracy", "ece"} and "| 40 |" in report.to_markdown()
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(3, MAX_CONTEXT),
+    d=st.integers(1, 2 * FEATURES + 3),
+    k=st.integers(2, CLASSES),
+    strings=st.booleans(),
+    n_estimators=st.one_of(st.none(), st.integers(1, 3)),
+    reduction=st.sampled_from(["pca", "subsets"]),
+    scale=st.sampled_from([1e-3, 1.0, 1e4]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_valid_table_gets_probabilities_over_its_classes(
+    model_path, n, d, k, strings, n_estimators, reduction, scale, seed
+):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * scale
+    codes = np.concatenate([np.arange(k), rng.integers(0, k, n)])[:n] if n >= k else rng.integers(0, k, n)
+    if len(np.unique(codes)) < 2:
+        codes[:2] = [0, 1]
+    labels = np.array([f"class {c}" for c in codes]) if strings else codes * 7 - 3
+    clf = PFNClassifier(model=model_path, n_estimators=n_estimators, feature_reduction=reduction, random_state=seed)
+    clf.fit(X, labels)
+    Xq = rng.normal(size=(5, d)) * scale
+    proba = clf.predict_proba(Xq)
+    assert proba.shape == (5, len(np.unique(labels))) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-9)
+    assert set(clf.predict(Xq)) <= set(clf.classes_) and set(clf.classes_) == set(labels)
