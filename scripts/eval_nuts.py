@@ -9,12 +9,14 @@ datasets from the prior (seeds the training never used) are split into context a
 the mean NLL per query point of the PFN, of NUTS (``pfn.evaluation.nuts``) and, for regression, of a GP fitted
 by marginal likelihood, the PFN's paired gap to NUTS with its standard error over datasets, and the wall time per
 dataset of each on one CPU thread (NUTS: warm-up and sampling of all chains; PFN: conditioning and predicting).
-Writes docs/results/eval_nuts.md.
+Writes docs/results/eval_nuts.md (``--results-name``). Each finished context size is kept in outputs/eval_nuts/,
+so a rerun with the same arguments resumes where a crash stopped it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -41,6 +43,8 @@ MODELS = {
 }
 #: held-out datasets are drawn from this seed on, far from the training streams' seeds
 EVAL_SEED = 10_000
+#: finished context sizes are kept here, so that a rerun with the same arguments resumes after a crash
+CACHE = Path("outputs/eval_nuts")
 
 
 def evaluate_task(task: str, model: str, args: argparse.Namespace) -> list[dict[str, float]]:
@@ -49,6 +53,12 @@ def evaluate_task(task: str, model: str, args: argparse.Namespace) -> list[dict[
     bnn = SmallBNN.from_description(prior.describe())
     rows = []
     for n in args.context_sizes:
+        settings = {k: getattr(args, k) for k in ("datasets", "queries", "features", "warmup", "samples", "chains")}
+        cached = CACHE / f"{task}_{n}.json"
+        if cached.exists() and json.loads(cached.read_text())["settings"] == {**settings, "model": model}:
+            rows.append(json.loads(cached.read_text())["row"])
+            print(task, "cached", rows[-1], flush=True)
+            continue
         gen = torch.Generator().manual_seed(EVAL_SEED + n)
         x_ctx, y_ctx, x_qry, y_qry = held_out_split(prior, n, args.datasets, args.queries, args.features, 0, gen)
         pfn_nll, nuts_nll, gp_nll, pfn_s, nuts_s, rhat = [], [], [], [], [], []
@@ -80,6 +90,8 @@ def evaluate_task(task: str, model: str, args: argparse.Namespace) -> list[dict[
         }
         rows.append(row)
         print(task, {k: round(v, 4) for k, v in row.items()}, flush=True)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps({"settings": {**settings, "model": model}, "row": row}))
     return rows
 
 

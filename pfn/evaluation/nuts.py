@@ -227,6 +227,8 @@ def nuts_predictive(
     )
     f, noise = np.asarray(out["f"]), np.asarray(out["noise"]).reshape(-1)
     seconds = time.perf_counter() - start
+    # every call compiles its own sampler; without clearing, a long evaluation exhausts the process's memory maps
+    jax.clear_caches()
     chains = [np.asarray(v).reshape(num_chains, num_samples, -1) for v in params.values()]
     stacked = np.concatenate(chains, axis=-1)  # (chains, draws, parameters)
     ess = effective_sample_size(stacked)
