@@ -7,7 +7,8 @@ Datasets: every classification dataset bundled with scikit-learn (iris, wine, br
 synthetic ones (make_classification variants, moons, circles). Each is split 5 times (stratified, seeded) into
 a training part of min(500, n / 2) points and a test part of at most 1000; every method sees the same splits.
 Methods: PFNClassifier (its defaults: one member; a table with more columns than the model takes is
-reduced to its leading principal components), logistic regression (on standardised inputs), a random
+reduced to its leading principal components; "PFN x4": an ensemble of 4 class numberings and column
+orders), logistic regression (on standardised inputs), a random
 forest, gradient boosting and a GP classifier (RBF kernel fitted by marginal likelihood, standardised
 inputs). Times are fit + predict on one
 CPU thread. Writes docs/results/eval_classifier.md: per dataset the mean over splits, then each method's
@@ -67,6 +68,7 @@ def methods(model: str) -> dict[str, Callable[[int], Any]]:
     """Estimator factories by name, each given the split's seed."""
     return {
         "PFN": lambda seed: PFNClassifier(model=model, subsample=True, random_state=seed),
+        "PFN x4": lambda seed: PFNClassifier(model=model, subsample=True, random_state=seed, n_estimators=4),
         "logistic regression": lambda seed: make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
         "random forest": lambda seed: RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1),
         "gradient boosting": lambda seed: HistGradientBoostingClassifier(random_state=seed),
