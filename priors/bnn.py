@@ -143,7 +143,13 @@ class BNNClassificationPrior(BNNPrior):
         if self.method == "argmax":
             return Batch(x=x, y=f.argmax(-1).float())
         levels = torch.rand(batch_size, self.num_classes - 1, generator=generator, device=x.device).sort(-1).values
-        ranked = f.squeeze(-1).sort(-1).values  # (B, N)
-        thresholds = ranked.gather(-1, (levels * (num_points - 1)).round().long())  # (B, C-1)
-        y = (f.squeeze(-1)[:, :, None] > thresholds[:, None, :]).sum(-1)
-        return Batch(x=x, y=y.float())
+        return Batch(x=x, y=cut_at_quantiles(f.squeeze(-1), levels).float())
+
+
+def cut_at_quantiles(f: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """Classes of outputs ``f`` (B, N) cut at each dataset's own quantiles ``levels`` (B, C-1), sorted: the
+    number of cuts each output exceeds. A level above 1 is no cut (a dataset with fewer classes)."""
+    ranked = f.sort(-1).values  # (B, N)
+    cuts = ranked.gather(-1, (levels.clamp(max=1) * (f.shape[-1] - 1)).round().long())  # (B, C-1)
+    cuts = cuts.masked_fill(levels > 1, math.inf)
+    return (f[:, :, None] > cuts[:, None, :]).sum(-1)

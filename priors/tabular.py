@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from priors.base import Batch
-from priors.bnn import BNNClassificationPrior
+from priors.bnn import BNNClassificationPrior, cut_at_quantiles
 from priors.checks import check_integer, check_probability, check_real
 
 #: observed-feature transforms of a standard-normal latent z, and the default share of each
@@ -91,10 +91,7 @@ class TabularClassificationPrior(BNNClassificationPrior):
         unused = torch.arange(c, device=dev) >= k  # (B, C)
         by_argmax = f.masked_fill(unused[:, None, :], -math.inf).argmax(-1)  # (B, N)
         levels = uniform(b, c - 1).masked_fill(unused[:, 1:], 2.0).sort(-1).values  # k - 1 cut levels, rest > 1
-        ranked = f[..., 0].sort(-1).values  # (B, N)
-        cuts = ranked.gather(-1, (levels.clamp(max=1) * (n - 1)).round().long())
-        cuts = cuts.masked_fill(levels > 1, math.inf)
-        by_threshold = (f[..., :1] > cuts[:, None, :]).sum(-1)  # (B, N)
+        by_threshold = cut_at_quantiles(f[..., 0], levels)  # (B, N)
         use_threshold = uniform(b, 1) < self.threshold_prob
         label = torch.where(use_threshold, by_threshold, by_argmax)
         order = uniform(b, c).masked_fill(unused, 2.0).argsort(-1)  # a random numbering of the k classes

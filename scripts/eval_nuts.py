@@ -51,12 +51,14 @@ def evaluate_task(task: str, model: str, args: argparse.Namespace) -> list[dict[
     predictor = pfn.load(model)
     prior = prior_of(predictor)
     bnn = SmallBNN.from_description(prior.describe())
+    settings = {k: getattr(args, k) for k in ("datasets", "queries", "features", "warmup", "samples", "chains")}
+    settings["model"] = model
     rows = []
     for n in args.context_sizes:
-        settings = {k: getattr(args, k) for k in ("datasets", "queries", "features", "warmup", "samples", "chains")}
         cached = CACHE / f"{task}_{n}.json"
-        if cached.exists() and json.loads(cached.read_text())["settings"] == {**settings, "model": model}:
-            rows.append(json.loads(cached.read_text())["row"])
+        kept = json.loads(cached.read_text()) if cached.exists() else None
+        if kept is not None and kept["settings"] == settings:
+            rows.append(kept["row"])
             print(task, "cached", rows[-1], flush=True)
             continue
         gen = torch.Generator().manual_seed(EVAL_SEED + n)
@@ -91,7 +93,7 @@ def evaluate_task(task: str, model: str, args: argparse.Namespace) -> list[dict[
         rows.append(row)
         print(task, {k: round(v, 4) for k, v in row.items()}, flush=True)
         CACHE.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps({"settings": {**settings, "model": model}, "row": row}))
+        cached.write_text(json.dumps({"settings": settings, "row": row}))
     return rows
 
 
