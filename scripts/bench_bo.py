@@ -56,6 +56,8 @@ import torch
 from bo_functions import DEFAULT, TestFunction, get
 from results import RESULTS_DIR, ROOT, write_results
 
+from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, STEPS
+
 SAMPLERS = ("random", "tpe", "gp", "botorch", "pfn")
 STARTUP = 10  # random startup trials, the same points for every sampler
 
@@ -72,8 +74,9 @@ class Settings:
     out: Path
     trials: int
     model: str
-    pfn_tag: str  # where PFN runs are stored: "pfn-<model file stem>-<sha256 prefix>[-<output warp>]"
+    pfn_tag: str  # where PFN runs are stored: "pfn-<model stem>-<sha256 prefix>[-<output warp>]-<effort>"
     output_warp: str = "rank"  # PFNSampler's output_warp
+    effort: tuple[int, int, int] = (N_CANDIDATES, N_STARTS, STEPS)  # PFNSampler's candidates, starts, Adam steps
     jobs: int = 1  # runs in parallel, which slows each one down on a small machine
 
 
@@ -116,7 +119,7 @@ def startup_points(f: TestFunction, seed: int) -> np.ndarray:
     return f.lower + (f.upper - f.lower) * np.random.default_rng(seed).random((STARTUP, f.dim))
 
 
-def make_sampler(name: str, seed: int, model: str, output_warp: str = "rank") -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int, settings: Settings) -> optuna.samplers.BaseSampler:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
@@ -126,7 +129,11 @@ def make_sampler(name: str, seed: int, model: str, output_warp: str = "rank") ->
     if name == "pfn":
         from pfn.bo import PFNSampler
 
-        return PFNSampler(model=model, n_startup_trials=STARTUP, seed=seed, output_warp=output_warp)
+        n_candidates, n_starts, steps = settings.effort
+        return PFNSampler(
+            model=settings.model, n_startup_trials=STARTUP, seed=seed, output_warp=settings.output_warp,
+            n_candidates=n_candidates, n_starts=n_starts, steps=steps,
+        )  # fmt: skip
     raise ValueError(f"{name} is not an Optuna sampler")
 
 
@@ -193,7 +200,7 @@ def execute(run: Run, settings: Settings) -> str:
     if run.sampler == "botorch":
         values, seconds = run_botorch(f, run.seed, settings.trials)
     else:
-        sampler = make_sampler(run.sampler, run.seed, settings.model, settings.output_warp)
+        sampler = make_sampler(run.sampler, run.seed, settings)
         values, seconds = run_optuna(f, sampler, run.seed, settings.trials)
     wall = time.perf_counter() - start
     best = np.minimum.accumulate(values).tolist()
@@ -368,7 +375,9 @@ def setup_notes(samplers: list[str], settings: Settings) -> str:
     notes = "; ".join(f"{s}: {DESCRIPTIONS[s]}" for s in samplers) + "."
     if "pfn" in samplers:
         notes += (
-            f" PFNSampler's model: `{settings.model}`, output warp `{settings.output_warp}` (runs stored as "
+            f" PFNSampler's model: `{settings.model}`, output warp `{settings.output_warp}`, acquisition search of "
+            f"{settings.effort[0]} random candidates then {settings.effort[2]} Adam steps from the best "
+            f"{settings.effort[1]} (runs stored as "
             f"`{settings.pfn_tag}`)."
         )
     if "gp" in samplers and importlib.util.find_spec("greenlet") is None:
@@ -443,9 +452,7 @@ def random_trials(f: TestFunction, n: int, seed: int) -> list[optuna.trial.Froze
                                       distributions=distributions, value=float(f(x))) for x in points]  # fmt: skip
 
 
-def suggest_seconds(
-    sampler: str, f: TestFunction, n: int, seed: int, model: str, output_warp: str = "rank"
-) -> tuple[float, float]:
+def suggest_seconds(sampler: str, f: TestFunction, n: int, seed: int, settings: Settings) -> tuple[float, float]:
     """Seconds of the first suggest in a study holding ``n`` completed random observations, and of the next one
     once that point is observed (where a sampler may warm-start from its previous fit, as in a BO loop)."""
     trials = random_trials(f, n, seed)
@@ -460,7 +467,7 @@ def suggest_seconds(
             times.append(time.perf_counter() - start)
             x_unit, y = np.vstack([x_unit, u]), np.append(y, f(f.lower + u * (f.upper - f.lower)))
         return times[0], times[1]
-    study = optuna.create_study(sampler=make_sampler(sampler, seed, model, output_warp))
+    study = optuna.create_study(sampler=make_sampler(sampler, seed, settings))
     study.add_trials(trials)
     trial, x, first = ask(study, f)
     study.tell(trial, float(f(x)))
@@ -477,14 +484,12 @@ def suggest_times(functions: list[str], samplers: list[str], sizes: list[int], r
              + (" | gp / pfn: first / next |" if ratio else " |"),
              "|---|---:|" + "---:|" * (len(samplers) + ratio)]  # fmt: skip
     for s in samplers:  # imports and first-call costs, untimed
-        suggest_seconds(s, get(functions[0]), min(sizes), repeats, settings.model, settings.output_warp)
+        suggest_seconds(s, get(functions[0]), min(sizes), repeats, settings)
     for name in functions:
         for n in sizes:
             times = {}
             for s in samplers:
-                pairs = [
-                    suggest_seconds(s, get(name), n, r, settings.model, settings.output_warp) for r in range(repeats)
-                ]
+                pairs = [suggest_seconds(s, get(name), n, r, settings) for r in range(repeats)]
                 times[s] = [statistics.median(p[i] for p in pairs) for i in range(2)]
             cells = [f"{times[s][0]:.3g} / {times[s][1]:.3g}" for s in samplers]
             if ratio:
@@ -505,6 +510,14 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=50, help=f"trials per run, the first {STARTUP} random")
     parser.add_argument("--model", default="bo", help="PFNSampler's model: a shipped model's name or a checkpoint")
     parser.add_argument("--output-warp", default="rank", choices=["none", "rank"], help="PFNSampler's output_warp")
+    parser.add_argument(
+        "--effort",
+        type=int,
+        nargs=3,
+        default=[N_CANDIDATES, N_STARTS, STEPS],
+        metavar=("CANDIDATES", "STARTS", "STEPS"),
+        help="PFNSampler's acquisition search: random candidates, gradient-ascent starts, Adam steps per start",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_bo", help="where runs are stored")
@@ -525,7 +538,10 @@ def main() -> None:
         parser.error(str(error))
     if tag and args.output_warp != "none":
         tag += f"-{args.output_warp}"
-    settings = Settings(args.out.resolve(), args.trials, args.model, tag, args.output_warp, args.jobs)
+    if tag:
+        tag += "-" + "x".join(map(str, args.effort))
+    effort = (args.effort[0], args.effort[1], args.effort[2])
+    settings = Settings(args.out.resolve(), args.trials, args.model, tag, args.output_warp, effort, args.jobs)
     if suggest_mode:
         table = suggest_times(functions, samplers, args.sizes, args.repeats, settings)
         write_results(f"{args.results_name}_suggest", table, threads=args.threads)

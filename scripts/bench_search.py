@@ -12,7 +12,8 @@ what their method decides. Methods:
   asking the pruner at epochs CHECKS: no pruning (``none``), Optuna's MedianPruner (``median``, 5 startup
   trials, 3 warm-up epochs), SuccessiveHalvingPruner (``asha``) and HyperbandPruner (``hyperband``, min
   resource 1), pfn's LearningCurvePruner (``curve``, each curve alone, ``--curve-model``) and SearchPruner
-  (``search``, every trial's curve, ``--model``); both pfn pruners at threshold 0.05. The sampler proposes
+  (``search``, every trial's curve, ``--model``); both pfn pruners at their default threshold (0.05) and
+  min_epochs (5 and 1) unless ``--threshold`` or ``--min-epochs`` is given. The sampler proposes
   in the unit cube of the pool's space: ``random`` takes the pool in a seeded random order; ``tpe`` (Optuna's
   TPESampler, seeded) proposes a point and replays the nearest configuration of the pool not yet tried.
   The unpruned study runs ``--trials`` trials; its epochs are the budget of every other method, so a pruned
@@ -102,8 +103,13 @@ def make_pruner(name: str, max_epochs: int, args: argparse.Namespace) -> optuna.
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
     if name == "curve":
-        return LearningCurvePruner(max_epochs=max_epochs, model=args.curve_model)
-    return SearchPruner(max_epochs=max_epochs, model=args.model)
+        return LearningCurvePruner(max_epochs=max_epochs, model=args.curve_model, **pfn_pruner_settings(args))
+    return SearchPruner(max_epochs=max_epochs, model=args.model, **pfn_pruner_settings(args))
+
+
+def pfn_pruner_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The pfn pruners' threshold and min_epochs where given on the command line (else each pruner's default)."""
+    return {k: v for k, v in (("threshold", args.threshold), ("min_epochs", args.min_epochs)) if v is not None}
 
 
 def study_search(replay: Replay, sampler: str, pruner: str, seed: int, budget: int, args: argparse.Namespace) -> None:
@@ -241,6 +247,8 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", help="default: every task of the pools file")
     parser.add_argument("--model", default=curves.DEFAULT_SEARCH_MODEL, help="the search model")
     parser.add_argument("--curve-model", default=curves.DEFAULT_MODEL, help="the single-curve model")
+    parser.add_argument("--threshold", type=float, help="both pfn pruners' threshold (default: theirs, 0.05)")
+    parser.add_argument("--min-epochs", type=int, help="both pfn pruners' min_epochs (default: theirs, 5 and 1)")
     parser.add_argument("--results-name", default="bench_search")
     parser.add_argument("--forecast-speed", action="store_true", help="time Search.forecast instead")
     parser.add_argument("--repeats", type=int, default=20)

@@ -206,3 +206,18 @@ def test_improvements_far_from_the_distribution_do_not_cancel(bar, logits, c):
     # mirrored: far above, nothing exceeds and the shortfall is the whole distance
     assert (bar.expected_excess(logits, -c) >= 0).all() and (bar.expected_excess(logits, -c) < 1e-6).all()
     torch.testing.assert_close(bar.expected_shortfall(logits, -c), -c - bar.mean(logits), rtol=1e-12, atol=0)
+
+
+def test_log_improvements_with_one_threshold_or_one_per_query(bar, logits):
+    """A threshold shared by every query (one dataset's incumbent) and one threshold per query give each
+    query the log of its exact expected excess / shortfall."""
+    cs = torch.tensor([-5.0, -1.0, 0.3, 6.0], dtype=torch.float64)  # one per row of logits
+    per_query = (bar.log_expected_excess(logits, cs), bar.log_expected_shortfall(logits, cs))
+    for i, c in enumerate(cs.tolist()):
+        shared = torch.full((4,), c, dtype=torch.float64)
+        for j, (log_fn, fn) in enumerate(
+            [(bar.log_expected_excess, bar.expected_excess), (bar.log_expected_shortfall, bar.expected_shortfall)]
+        ):
+            expected = fn(logits, c).log()
+            torch.testing.assert_close(log_fn(logits, shared), expected, rtol=1e-9, atol=1e-12)
+            torch.testing.assert_close(per_query[j][i], expected[i], rtol=1e-9, atol=1e-12)

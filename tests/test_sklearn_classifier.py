@@ -3,6 +3,7 @@
 blobs, label mapping, the model's limits, subsampling, and scikit-learn's own estimator checks."""
 
 import itertools
+import math
 import pickle
 import subprocess
 import sys
@@ -350,6 +351,25 @@ def test_expected_calibration_error_by_hand_and_on_calibrated_draws():
     assert expected_calibration_error(p[rng.permutation(len(p))], labels) > 0.2
 
 
+def test_calibrated_ece_is_the_mean_ece_of_labels_drawn_from_the_probabilities():
+    from pfn.evaluation.classification import calibrated_ece, expected_calibration_error
+
+    # certain predictions: every drawn label is the predicted one, nothing to miss
+    assert calibrated_ece(np.eye(3)[[0, 2, 1, 1]]) == 0.0
+    # 40 independent label draws (inverse cdf of a uniform) against the mean of the function's 20 draws:
+    # equal in expectation, so within 4 standard errors of the difference of the two means
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(4), size=2_000)
+    draws = [expected_calibration_error(p, (rng.random((len(p), 1)) > p.cumsum(1)).sum(1)) for _ in range(40)]
+    floor = calibrated_ece(p, draws=20, seed=2)
+    tolerance = 4 * np.std(draws, ddof=1) * math.sqrt(1 / 40 + 1 / 20)
+    assert abs(floor - np.mean(draws)) < tolerance and floor > 0.01  # noise of 2,000 queries in 15 bins
+    # overconfident predictions (probabilities sharpened) score far above their own floor on true labels
+    sharp = p**3 / (p**3).sum(1, keepdims=True)
+    labels = (rng.random((len(p), 1)) > p.cumsum(1)).sum(1)
+    assert expected_calibration_error(sharp, labels) > calibrated_ece(sharp) + 10 * tolerance
+
+
 def test_evaluate_scores_a_classifier_by_log_loss_accuracy_and_ece(model_path):
     from sklearn.metrics import accuracy_score, log_loss
 
@@ -370,7 +390,7 @@ def test_evaluate_scores_a_classifier_by_log_loss_accuracy_and_ece(model_path):
     assert row.nll == pytest.approx(log_loss(labels, probs, labels=range(CLASSES)), rel=1e-4)
     assert row.accuracy == pytest.approx(accuracy_score(labels, probs.argmax(1)))
     assert report.rows[2].nll < report.rows[0].nll  # more context, better predictions
-    assert set(report.summary()) >= {"mean_nll", "accuracy", "ece"} and "| 40 |" in report.to_markdown()
+    assert set(report.summary()) >= {"mean_nll", "accuracy", "ece", "ece_floor"} and "| 40 |" in report.to_markdown()
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -35,16 +35,32 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(error)
 
 
+def calibrated_ece(probs: np.ndarray, bins: int = ECE_BINS, draws: int = 20, seed: int = 0) -> float:
+    """The ECE a perfectly calibrated classifier gets on these queries: the mean ECE of ``probs`` (m, k) against
+    labels drawn from ``probs`` themselves (consistency resampling). ECE is positive even then, by the
+    sampling noise of each bin's accuracy; a classifier's ECE is only meaningful above this floor."""
+    rng = np.random.default_rng(seed)
+    cumulative = probs.cumsum(1)
+    errors = []
+    for _ in range(draws):
+        u = rng.random(len(probs)) * cumulative[:, -1]
+        labels = np.minimum((cumulative < u[:, None]).sum(1), probs.shape[1] - 1)
+        errors.append(expected_calibration_error(probs, labels, bins))
+    return float(np.mean(errors))
+
+
 @dataclass
 class ClassifierRow:
     """The scores at one context size: mean log loss per query (and its standard error over datasets),
-    accuracy, and ECE pooled over all queries."""
+    accuracy, ECE pooled over all queries, and the ECE a calibrated classifier would get on them
+    (:func:`calibrated_ece`)."""
 
     num_context: int
     nll: float
     nll_stderr: float
     accuracy: float
     ece: float
+    ece_floor: float
 
 
 @dataclass
@@ -69,6 +85,7 @@ class ClassifierReport:
             "mean_nll": round(self._mean("nll"), 4),
             "accuracy": round(self._mean("accuracy"), 4),
             "ece": round(self._mean("ece"), 4),
+            "ece_floor": round(self._mean("ece_floor"), 4),
             "context_sizes": [r.num_context for r in self._scored()],
             "datasets_per_size": self.num_datasets,
             "queries_per_dataset": self.num_queries,
@@ -78,17 +95,21 @@ class ClassifierReport:
         """The rows as JSON-ready records (rounded), as stored in a shipped model's header."""
         return [
             {"num_context": r.num_context, "nll": round(r.nll, 5), "nll_stderr": round(r.nll_stderr, 5),
-             "accuracy": round(r.accuracy, 4), "ece": round(r.ece, 4)}
+             "accuracy": round(r.accuracy, 4), "ece": round(r.ece, 4), "ece_floor": round(r.ece_floor, 4)}
             for r in self.rows
         ]  # fmt: skip
 
     def to_markdown(self) -> str:
         """The table: one row per context size, then the means over sizes >= 1."""
-        lines = ["| context | log loss | accuracy | ECE |", "|---:|---:|---:|---:|"]
+        lines = ["| context | log loss | accuracy | ECE | ECE if calibrated |", "|---:|---:|---:|---:|---:|"]
         for r in self.rows:
-            lines.append(f"| {r.num_context} | {r.nll:.4f} ± {r.nll_stderr:.4f} | {r.accuracy:.3f} | {r.ece:.3f} |")
+            lines.append(
+                f"| {r.num_context} | {r.nll:.4f} ± {r.nll_stderr:.4f} | {r.accuracy:.3f} | {r.ece:.3f} "
+                f"| {r.ece_floor:.3f} |"
+            )
         lines.append(
-            f"| mean (1+) | {self._mean('nll'):.4f} | {self._mean('accuracy'):.3f} | {self._mean('ece'):.3f} |"
+            f"| mean (1+) | {self._mean('nll'):.4f} | {self._mean('accuracy'):.3f} | {self._mean('ece'):.3f} "
+            f"| {self._mean('ece_floor'):.3f} |"
         )
         return "\n".join(lines)
 
@@ -107,7 +128,9 @@ class ClassifierReport:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
         axes[0].plot(sizes, [r.nll for r in self.rows], "o-")
         axes[0].set_ylabel("log loss per held-out point")
-        axes[1].plot(sizes, [r.ece for r in self.rows], "o-")
+        axes[1].plot(sizes, [r.ece for r in self.rows], "o-", label="model")
+        axes[1].plot(sizes, [r.ece_floor for r in self.rows], "--", color="grey", label="if calibrated")
+        axes[1].legend()
         axes[1].set_ylabel(f"expected calibration error ({ECE_BINS} bins)")
         for ax in axes:
             ax.set_xscale("symlog", linthresh=1)
@@ -142,6 +165,7 @@ def evaluate_classifier(
                 nll_stderr=float(per_dataset.std() / math.sqrt(num_datasets)),
                 accuracy=float((probs.argmax(1) == labels).mean()),
                 ece=expected_calibration_error(probs, labels),
+                ece_floor=calibrated_ece(probs, seed=seed + n),
             )
         )
     return ClassifierReport(rows, num_datasets, num_queries)

@@ -106,8 +106,8 @@ class NUTSPredictive:
     f: np.ndarray  # (S, m, outputs) at x_test
     noise: np.ndarray  # (S,)
     seconds: float  # wall time of warm-up and sampling
-    min_ess: float  # smallest effective sample size over the parameters
-    max_rhat: float  # largest split R-hat over the parameters
+    min_ess: float  # smallest effective sample size of the outputs at x_test and the noise
+    max_rhat: float  # largest split R-hat of the outputs at x_test and the noise
 
     def log_prob(self, y: np.ndarray) -> np.ndarray:
         """Posterior predictive log density (regression) or log probability (classes) of ``y`` (m,)."""
@@ -229,8 +229,11 @@ def nuts_predictive(
     seconds = time.perf_counter() - start
     # every call compiles its own sampler; without clearing, a long evaluation exhausts the process's memory maps
     jax.clear_caches()
-    chains = [np.asarray(v).reshape(num_chains, num_samples, -1) for v in params.values()]
-    stacked = np.concatenate(chains, axis=-1)  # (chains, draws, parameters)
-    ess = effective_sample_size(stacked)
+    # mixing is judged on what the reference is used for, the predictions: the weights themselves have exact
+    # symmetries (hidden units permuted, signs flipped) between which chains may rightly settle apart
+    stacked = np.concatenate([f.reshape(num_chains, num_samples, -1), noise.reshape(num_chains, num_samples, 1)], -1)
+    ess = effective_sample_size(stacked)  # stacked: (chains, draws, quantities)
     rhat = split_gelman_rubin(stacked) if num_chains > 1 else np.ones(stacked.shape[-1])
+    if np.ptp(noise) == 0:  # a fixed noise has no spread to diagnose
+        ess, rhat = ess[:-1], rhat[:-1]
     return NUTSPredictive(bnn, f, noise, seconds, float(np.min(ess)), float(np.max(rhat)))
