@@ -308,3 +308,29 @@ def test_the_search_pruner_prunes_diverged_runs_waits_for_min_epochs_and_keeps_w
     trial.report(0.1, 1)
     with pytest.warns(PrunerWarning, match="7 parameters, more than the search model's 6"):
         assert not SearchPruner(max_epochs=20, threshold=1.0, model=model).prune(study, study.trials[-1])
+
+
+def test_freeze_thaw_finishes_a_run_at_the_best_possible_value_then_stops(model):
+    """Accuracy 1.0 cannot be beaten: the run that reached it is trained in full and the budget is left."""
+    finals = np.array([0.6, 1.0, 0.8, 0.7])  # run 1 is at 1.0 from its first epoch
+
+    def train(index: int, epochs: int, state):
+        start = state or 0
+        values = [
+            1.0 if index == 1 else finals[index] * (1 - math.exp(-0.3 * t))
+            for t in range(start + 1, start + epochs + 1)
+        ]
+        return values, start + epochs
+
+    result = freeze_thaw(train, [[0.1], [0.4], [0.6], [0.9]], 10, 35, step=2, initial_runs=4, model=model, seed=0)
+    assert result.curves[1] == [1.0] * 10 and result.best_index == 1 and result.best_value == 1.0
+    assert result.epochs_used == 4 * 2 + 8 and all(len(result.curves[i]) == 2 for i in (0, 2, 3))
+
+    # minimising error, bounded below by 0: the same, mirrored
+    def error(index: int, epochs: int, state):
+        values, state = train(index, epochs, state)
+        return [1 - v for v in values], state
+
+    mirrored = freeze_thaw(error, [[0.1], [0.4], [0.6], [0.9]], 10, 35, step=2, initial_runs=4,
+                           direction="minimize", model=model, seed=0)  # fmt: skip
+    assert mirrored.curves[1] == [0.0] * 10 and mirrored.epochs_used == 16

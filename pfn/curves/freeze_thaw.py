@@ -21,6 +21,10 @@ threshold ``tau`` (a share ``10^U(-4, -1)`` of the way from the incumbent to the
 possible value) are drawn, and the run maximising ``P(value at min(its epochs + H, max_epochs) >
 tau)`` under :class:`pfn.curves.Search` is continued. Random horizons and thresholds let the search
 move between exploiting nearly finished runs and trying new ones, without tuned constants.
+
+Once a run has reached the metric's best possible value (a closed bound in the direction of
+improvement, e.g. accuracy 1.0), nothing can beat it: that run is trained to ``max_epochs`` and the
+search stops, leaving the rest of the budget unspent.
 """
 
 from __future__ import annotations
@@ -106,6 +110,7 @@ def freeze_thaw(
     states: dict[int, Any] = {}
     result = FreezeThawResult()
     sign = 1.0 if direction == "maximize" else -1.0
+    best_possible = bounds[1] if direction == "maximize" else bounds[0]
 
     def advance(index: int) -> None:
         done = len(result.curves.get(index, []))
@@ -130,6 +135,12 @@ def freeze_thaw(
         if open_runs.size == 0:
             break
         started = sorted(result.curves)
+        leader = max(started, key=lambda i: max(sign * v for v in result.curves[i]))
+        if best_possible is not None and max(sign * v for v in result.curves[leader]) >= sign * best_possible:
+            if done[leader] >= full:  # the best possible value, trained in full: nothing left to gain
+                break
+            advance(leader)  # nothing can beat it: finish it
+            continue
         search = Search(
             pool[started], [result.curves[i] for i in started], full, direction=direction, bounds=bounds, model=model
         )
