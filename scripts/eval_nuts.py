@@ -10,12 +10,13 @@ the mean NLL per query point of the PFN, of NUTS (``pfn.evaluation.nuts``) and, 
 by marginal likelihood, the PFN's paired gap to NUTS with its standard error over datasets, and the wall time per
 dataset of each on one CPU thread (NUTS: warm-up and sampling of all chains; PFN: conditioning and predicting).
 Writes docs/results/eval_nuts.md (``--results-name``). Each finished context size is kept in outputs/eval_nuts/,
-so a rerun with the same arguments resumes where a crash stopped it.
+so a rerun with the same arguments and models resumes where a crash stopped it.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -53,6 +54,7 @@ def evaluate_task(task: str, model: str, args: argparse.Namespace) -> list[dict[
     bnn = SmallBNN.from_description(prior.describe())
     settings = {k: getattr(args, k) for k in ("datasets", "queries", "features", "warmup", "samples", "chains")}
     settings["model"] = model
+    settings["model_sha256"] = hashlib.sha256(Path(model).read_bytes()).hexdigest()  # a retrained model: afresh
     rows = []
     for n in args.context_sizes:
         cached = CACHE / f"{task}_{n}.json"

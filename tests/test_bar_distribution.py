@@ -221,3 +221,22 @@ def test_log_improvements_with_one_threshold_or_one_per_query(bar, logits):
             expected = fn(logits, c).log()
             torch.testing.assert_close(log_fn(logits, shared), expected, rtol=1e-9, atol=1e-12)
             torch.testing.assert_close(per_query[j][i], expected[i], rtol=1e-9, atol=1e-12)
+
+
+def test_a_uniform_share_spreads_bins_over_the_whole_range():
+    """Borders of the mixture (1 - s) samples + s Uniform(min, max): the number of borders below t is about
+    K F_mix(t), with F_mix computed by hand from the samples; s = 0 leaves the quantile borders as they were."""
+    y = torch.randn(200_000, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    plain = BarDistribution.from_samples(y, 100)
+    assert torch.equal(BarDistribution.from_samples(y, 100, uniform_share=0.0).borders, plain.borders)
+    lo, hi = float(y.min()), float(y.max())
+    for share in (0.1, 0.5):
+        inner = BarDistribution.from_samples(y, 100, uniform_share=share).borders[1:-1].double()  # levels 1/K ..
+        for t in (-3.5, -2.0, 0.0, 2.5, 4.0):
+            f_mix = (1 - share) * float((y <= t).double().mean()) + share * (t - lo) / (hi - lo)
+            assert abs(int((inner <= t).sum()) - 100 * f_mix) <= 1.5, (share, t)
+    mixed = BarDistribution.from_samples(y, 100, uniform_share=0.1)
+    # far out, where the samples alone leave no border, the mixture has several
+    assert int((plain.borders > 2.5).sum()) <= 1 and int((mixed.borders > 2.5).sum()) >= 2
+    with pytest.raises(ValueError, match="uniform_share"):
+        BarDistribution.from_samples(y, 100, uniform_share=1.0)

@@ -113,6 +113,16 @@ def test_every_experiment_config_composes_and_builds(tmp_path):
             assert isinstance(module.output, Categorical) and module.output.num_classes == cfg.prior.num_classes
 
 
+def test_model_bins_uniform_share_reaches_the_fitted_borders(tmp_path):
+    """`model.bins.uniform_share` spreads bins over the prior targets' range: the outer bins reach farther."""
+    outer = {}
+    for share in (0.0, 0.3):
+        cfg = compose_cfg(tmp_path, "data.num_points=40", "data.max_context=30", f"model.bins.uniform_share={share}")
+        borders = build_module(cfg.model, instantiate(cfg.data)).output.borders
+        outer[share] = float(borders[-2] - borders[1])  # the inner borders' span; the outermost are tail medians
+    assert outer[0.3] > 1.5 * outer[0.0]
+
+
 def test_a_config_written_before_model_bins_still_sets_the_tails(tmp_path):
     """`model.output.tails` (the key's name before it became `model.bins.tails`) is read as `model.bins`."""
     cfg = compose_cfg(tmp_path, "data.num_points=40", "data.max_context=30", "+model.output.tails=pareto")

@@ -44,15 +44,28 @@ class BarDistribution(nn.Module):
         self.register_buffer("borders", borders)
 
     @classmethod
-    def from_samples(cls, y: torch.Tensor, num_bins: int, tails: str = "half_normal") -> BarDistribution:
+    def from_samples(
+        cls, y: torch.Tensor, num_bins: int, tails: str = "half_normal", uniform_share: float = 0.0
+    ) -> BarDistribution:
         """Borders at equally spaced quantiles of samples ``y`` (e.g. many prior targets).
 
         Each bin holds 1/K of the samples. The outer borders sit at the 0.5/K and 1 - 0.5/K
         quantiles rather than at the extreme samples, so each tail has its median where the
         samples beyond the inner border have theirs: the tails match the data's.
+
+        With ``uniform_share`` s > 0 the borders are quantiles of a mixture instead: the samples with
+        weight 1 - s and a uniform distribution over their range (smallest to largest) with weight s.
+        About s K bins then spread evenly over the whole range, so that rare targets far out (a whole
+        dataset of them, in prior units) fall in bins rather than in a tail whose shape is fixed.
         """
+        if not 0.0 <= uniform_share < 1.0:
+            raise ValueError(f"uniform_share must be in [0, 1), got {uniform_share!r}")
         y = y.flatten().double()
-        y = y[torch.randperm(y.numel(), generator=torch.Generator().manual_seed(0))[: 2**24]]
+        keep = int(2**24 * (1 - uniform_share))  # torch.quantile takes at most 2**24 values, the grid included
+        y = y[torch.randperm(y.numel(), generator=torch.Generator().manual_seed(0))[:keep]]
+        if uniform_share > 0:  # the uniform part as an even grid over the samples' range, weighted by its count
+            grid = int(uniform_share / (1 - uniform_share) * y.numel())
+            y = torch.cat([y, torch.linspace(float(y.min()), float(y.max()), grid, dtype=torch.float64)])
         levels = torch.linspace(0, 1, num_bins + 1, dtype=torch.float64)
         levels[0], levels[-1] = 0.5 / num_bins, 1 - 0.5 / num_bins
         borders = torch.quantile(y, levels)

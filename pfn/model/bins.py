@@ -67,7 +67,11 @@ def normalized_targets(
 
 
 def fit_output(
-    data: TrainingData, normalization: Normalization, num_bins: int, tails: str = "half_normal"
+    data: TrainingData,
+    normalization: Normalization,
+    num_bins: int,
+    tails: str = "half_normal",
+    uniform_share: float = 0.0,
 ) -> BarDistribution | Categorical:
     """The output distribution for training on ``data``: a categorical for a prior with ``num_classes``;
     otherwise ``num_bins`` bars at quantiles of :func:`normalized_targets` of fresh prior datasets, split
@@ -78,6 +82,8 @@ def fit_output(
         normalization: how the model normalises contexts and targets.
         num_bins: outputs of the network: bins of the bar distribution, or the prior's number of classes.
         tails: the bar distribution's tails beyond the outer bins, "half_normal" or "pareto".
+        uniform_share: the share of bins spread evenly over the targets' whole range
+            (:meth:`BarDistribution.from_samples`); 0: every bin at quantiles of the targets.
 
     Raises:
         ValueError: for a classification prior, when ``num_bins`` is not its number of classes or the
@@ -92,4 +98,5 @@ def fit_output(
         return Categorical(num_classes)
     batch = data.sample_batch(fitting_datasets(data.num_points))
     sizes = list(range(data.min_context, data.max_context + 1))
-    return BarDistribution.from_samples(normalized_targets(batch.x, batch.y, normalization, sizes), num_bins, tails)
+    targets = normalized_targets(batch.x, batch.y, normalization, sizes)
+    return BarDistribution.from_samples(targets, num_bins, tails, uniform_share)

@@ -53,8 +53,8 @@ __all__ = ["EXIT_REFUSED", "EXIT_SIGTERM", "TrainingInterrupted", "build_module"
 
 
 def bin_settings(model: DictConfig) -> dict[str, Any]:
-    """The output bins' settings (``model.bins``: their ``tails``). A config written before ``model.bins``
-    was named so calls them ``model.output``; those are read too, with a warning."""
+    """The output bins' settings (``model.bins``: their ``tails`` and ``uniform_share``). A config written
+    before ``model.bins`` was named so calls them ``model.output``; those are read too, with a warning."""
     settings: dict[str, Any] = dict(model.get("bins") or {})
     legacy = model.get("output")
     if isinstance(legacy, DictConfig):
