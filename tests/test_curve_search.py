@@ -310,6 +310,20 @@ def test_the_search_pruner_prunes_diverged_runs_waits_for_min_epochs_and_keeps_w
         assert not SearchPruner(max_epochs=20, threshold=1.0, model=model).prune(study, study.trials[-1])
 
 
+def test_freeze_thaw_goes_on_when_the_run_at_the_best_possible_value_ends_below_it(model):
+    """Run 1 touches accuracy 1.0, then falls back: it is finished, and the search spends the rest of its budget."""
+
+    def train(index: int, epochs: int, state):
+        start = state or 0
+        epochs_run = range(start + 1, start + epochs + 1)
+        values = [(1.0 if t <= 4 else 0.95) if index == 1 else 0.7 * (1 - math.exp(-0.3 * t)) for t in epochs_run]
+        return values, start + epochs
+
+    result = freeze_thaw(train, [[0.1], [0.4], [0.6], [0.9]], 10, 35, step=2, initial_runs=4, model=model, seed=0)
+    assert len(result.curves[1]) == 10 and result.curves[1][-1] == 0.95 and result.epochs_used == 35
+    assert result.best_index == 1 and result.best_value == 1.0
+
+
 def test_freeze_thaw_finishes_a_run_at_the_best_possible_value_then_stops(model):
     """Accuracy 1.0 cannot be beaten: the run that reached it is trained in full and the budget is left."""
     finals = np.array([0.6, 1.0, 0.8, 0.7])  # run 1 is at 1.0 from its first epoch

@@ -23,8 +23,11 @@ tau)`` under :class:`pfn.curves.Search` is continued. Random horizons and thresh
 move between exploiting nearly finished runs and trying new ones, without tuned constants.
 
 Once a run has reached the metric's best possible value (a closed bound in the direction of
-improvement, e.g. accuracy 1.0), nothing can beat it: that run is trained to ``max_epochs`` and the
-search stops, leaving the rest of the budget unspent.
+improvement, e.g. accuracy 1.0), nothing can beat it, and the probability of improvement is 0 for
+every run. Such a run is then trained to ``max_epochs``; if it ends at that value the search stops,
+leaving the rest of the budget unspent. If it ends below it, the run to continue is the one most
+likely to end at the best possible value (``P(value at max_epochs = bound)``, the forecast's mass
+on the bound).
 """
 
 from __future__ import annotations
@@ -135,26 +138,41 @@ def freeze_thaw(
         if open_runs.size == 0:
             break
         started = sorted(result.curves)
-        leader = max(started, key=lambda i: max(sign * v for v in result.curves[i]))
-        if best_possible is not None and max(sign * v for v in result.curves[leader]) >= sign * best_possible:
-            if done[leader] >= full:  # the best possible value, trained in full: nothing left to gain
-                break
-            advance(leader)  # nothing can beat it: finish it
+        reach = np.inf if best_possible is None else sign * best_possible  # the best possible value, signed
+        at_bound = [i for i in started if max(sign * v for v in result.curves[i]) >= reach]
+        if any(done[i] >= full and sign * result.curves[i][-1] >= reach for i in at_bound):
+            break  # a run ended at the best possible value: nothing left to gain
+        if any(done[i] < full for i in at_bound):  # nothing can beat it: finish it
+            advance(next(i for i in at_bound if done[i] < full))
             continue
         search = Search(
             pool[started], [result.curves[i] for i in started], full, direction=direction, bounds=bounds, model=model
         )
-        advance(int(open_runs[_pick(search, pool[open_runs], done[open_runs], full, rng)]))
+        bound = best_possible if at_bound else None
+        advance(int(open_runs[_pick(search, pool[open_runs], done[open_runs], full, rng, bound, sign)]))
     best = max(result.curves.items(), key=lambda kv: max(sign * v for v in kv[1]))  # at least one run started
     result.best_index, result.best_value = best[0], sign * max(sign * v for v in best[1])
     return result
 
 
-def _pick(search: Search, configs: np.ndarray, done: np.ndarray, full: int, rng: np.random.Generator) -> int:
-    """Index (into ``configs``) of the run maximising P(value at its horizon > a random threshold)."""
-    horizon = int(rng.integers(1, full + 1))
-    target = np.minimum(done + horizon, full).astype(np.float64)
-    tau = search.beyond_incumbent(10 ** rng.uniform(-4, -1))
+def _pick(
+    search: Search,
+    configs: np.ndarray,
+    done: np.ndarray,
+    full: int,
+    rng: np.random.Generator,
+    bound: float | None = None,
+    sign: float = 1.0,
+) -> int:
+    """Index (into ``configs``) of the run maximising P(value at its horizon > a random threshold); with the
+    incumbent at the best possible value ``bound``, of the run maximising P(value at ``full`` = bound)."""
+    if bound is not None:
+        target = np.full(len(configs), float(full))
+        tau = bound - sign * 1e-9 * (1.0 + abs(bound))  # just short of the bound: P(beyond) is the mass on it
+    else:
+        horizon = int(rng.integers(1, full + 1))
+        target = np.minimum(done + horizon, full).astype(np.float64)
+        tau = search.beyond_incumbent(10 ** rng.uniform(-4, -1))
     p = search.forecast_points(configs, target).probability_better_than(tau)
     return int(np.argmax(p + 1e-12 * rng.random(len(p))))  # random tie-break
 
