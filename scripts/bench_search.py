@@ -120,6 +120,7 @@ def study_search(replay: Replay, sampler: str, pruner: str, seed: int, budget: i
     order = np.random.default_rng(seed).permutation(len(replay.units))
     tried: set[int] = set()
     study = optuna.create_study(
+        study_name=f"{sampler}-{pruner}-seed{seed}",  # HyperbandPruner assigns brackets by hashing the name
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed) if sampler == "tpe" else optuna.samplers.RandomSampler(seed),
         pruner=make_pruner(pruner, replay.max_epochs, args),
