@@ -114,6 +114,7 @@ def freeze_thaw(
     result = FreezeThawResult()
     sign = 1.0 if direction == "maximize" else -1.0
     best_possible = bounds[1] if direction == "maximize" else bounds[0]
+    reach = np.inf if best_possible is None else sign * best_possible  # the best possible value, signed
 
     def advance(index: int) -> None:
         done = len(result.curves.get(index, []))
@@ -138,7 +139,6 @@ def freeze_thaw(
         if open_runs.size == 0:
             break
         started = sorted(result.curves)
-        reach = np.inf if best_possible is None else sign * best_possible  # the best possible value, signed
         at_bound = [i for i in started if max(sign * v for v in result.curves[i]) >= reach]
         if any(done[i] >= full and sign * result.curves[i][-1] >= reach for i in at_bound):
             break  # a run ended at the best possible value: nothing left to gain

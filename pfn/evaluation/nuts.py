@@ -231,9 +231,10 @@ def nuts_predictive(
     jax.clear_caches()
     # mixing is judged on what the reference is used for, the predictions: the weights themselves have exact
     # symmetries (hidden units permuted, signs flipped) between which chains may rightly settle apart
-    stacked = np.concatenate([f.reshape(num_chains, num_samples, -1), noise.reshape(num_chains, num_samples, 1)], -1)
-    ess = effective_sample_size(stacked)  # stacked: (chains, draws, quantities)
+    quantities = [f.reshape(num_chains, num_samples, -1)]
+    if np.ptp(noise) > 0:  # a fixed noise has no spread to diagnose
+        quantities.append(noise.reshape(num_chains, num_samples, 1))
+    stacked = np.concatenate(quantities, -1)  # (chains, draws, quantities)
+    ess = effective_sample_size(stacked)
     rhat = split_gelman_rubin(stacked) if num_chains > 1 else np.ones(stacked.shape[-1])
-    if np.ptp(noise) == 0:  # a fixed noise has no spread to diagnose
-        ess, rhat = ess[:-1], rhat[:-1]
     return NUTSPredictive(bnn, f, noise, seconds, float(np.min(ess)), float(np.max(rhat)))
