@@ -128,6 +128,10 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the transformer (model.compile=true)")
     parser.add_argument("--compile-backend", default="inductor", help="e.g. aot_eager to check --compile quickly")
     parser.add_argument("--sample-on-device", action="store_true", help="draw datasets on the device")
+    parser.add_argument(
+        "--results-name",
+        help="docs/results/NAME.md (default: bench_train, with the device, precision and compile on a GPU)",
+    )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model.net.d_model=256")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -163,7 +167,7 @@ def main() -> None:
                      f"{shares} | {achieved:.1f} | {peak:.1f} | {achieved / peak:.1%} |")  # fmt: skip
         print(lines[-1], flush=True)
     variant = "" if device.type == "cpu" else f"_{device.type}_{args.precision}{'_compile' if args.compile else ''}"
-    write_results(f"bench_train{variant}", "\n".join(lines), threads=None, device=args.device)
+    write_results(args.results_name or f"bench_train{variant}", "\n".join(lines), threads=None, device=args.device)
 
 
 if __name__ == "__main__":
