@@ -30,6 +30,22 @@ def test_numpy_in_numpy_out_torch_in_torch_out(predictor):
     np.testing.assert_allclose(tpred.mean.numpy(), pred.mean, rtol=1e-6)
 
 
+def test_cpu_encodes_datasets_in_groups_with_the_same_result(predictor, monkeypatch):
+    """A batch too large for one group of ENCODE_TOKENS context tokens is encoded group by group (here 3 groups
+    of 2 datasets and a last one of 1): every dataset's keys and values, and so its predictions, are those of
+    one pass over the whole batch, up to float32 rounding."""
+    from pfn.inference import predictor as module
+
+    xs, ys, qs = (np.stack(a) for a in zip(*(dataset(seed=s) for s in range(7)), strict=True))
+    whole = predictor.predict(xs, ys, qs)
+    monkeypatch.setattr(module, "ENCODE_TOKENS", 2 * (xs.shape[1] + 1))
+    cond = predictor.condition(xs, ys)
+    assert cond.num_datasets == 7 and cond.cache[0][0].shape[0] == 7
+    grouped = cond.predict(qs)
+    np.testing.assert_allclose(grouped.logits.numpy(), whole.logits.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(grouped.mean, whole.mean, rtol=1e-5, atol=1e-6)
+
+
 def test_batch_equals_single_calls(predictor):
     xs, ys, qs = zip(*(dataset(seed=s) for s in range(3)), strict=True)
     batch = predictor.predict(np.stack(xs), np.stack(ys), np.stack(qs))

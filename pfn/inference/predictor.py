@@ -22,6 +22,8 @@ from pfn.model.normalization import ContextStatistics, Normalization
 from pfn.model.transformer import KVCache, PFNTransformer
 from pfn.types import ArrayLike
 
+#: context tokens per group of datasets encoded at once on a CPU (see ``Predictor._encode``)
+ENCODE_TOKENS = 4096
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
 
@@ -52,8 +54,7 @@ class Predictor:
     ):
         self.device = _device(device)
         self.dtype = _dtype(dtype)
-        weights_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
-        self.net = net.to(self.device, weights_dtype).eval()
+        self.net = net.to(self.device, self.dtype).eval()
         self.output = output.to(self.device)
         self.config = config
         norm = config.get("normalization", {})
@@ -73,7 +74,7 @@ class Predictor:
 
     @property
     def _net_dtype(self) -> torch.dtype:
-        """The dtype the network's inputs are cast to (its weights'; bfloat16 runs under autocast)."""
+        """The dtype the network's inputs are cast to: its weights'."""
         return self.net.x_encoder.weight.dtype
 
     @property
@@ -167,9 +168,20 @@ class Predictor:
             stats = self.normalization.fit(xt, yt, scale_invariant=True)  # in float64, then cast
             x_ctx = _pad(stats.x(xt), self.num_features).to(self.device, self._net_dtype)
             y_ctx = stats.y(yt).to(self.device, self._net_dtype)
-            with self._autocast():
-                cache = self.net.encode_context(x_ctx, y_ctx)
+            cache = self._encode(x_ctx, y_ctx)
         return ConditionedPredictor(self, cache, stats, xt.shape[-1], batched, numpy)
+
+    def _encode(self, x_ctx: torch.Tensor, y_ctx: torch.Tensor) -> KVCache:
+        """The context's keys and values. On a CPU, datasets go through in groups of about
+        ``ENCODE_TOKENS`` tokens, whose activations stay in the processor's cache (many short contexts, such
+        as learning curves, encode faster); a GPU takes the whole batch at once."""
+        b, n = x_ctx.shape[:2]
+        group = b if self.device.type != "cpu" else max(1, ENCODE_TOKENS // (n + 1))
+        if group >= b:
+            return self.net.encode_context(x_ctx, y_ctx)
+        parts = [self.net.encode_context(x_ctx[i : i + group], y_ctx[i : i + group]) for i in range(0, b, group)]
+        layers = zip(*parts, strict=True)  # per layer: each group's (keys, values)
+        return [(torch.cat([k for k, _ in g]), torch.cat([v for _, v in g])) for g in layers]
 
     def predict(
         self, x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, differentiable: bool = False
@@ -188,11 +200,6 @@ class Predictor:
             classifier). NumPy in, NumPy out.
         """
         return self.condition(x_train, y_train).predict(x_test, differentiable=differentiable)
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.dtype == torch.bfloat16:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     def __repr__(self) -> str:
         prior = self.config.get("prior", {}).get("name", "?")
@@ -242,7 +249,7 @@ class ConditionedPredictor:
     def _decode(self, xq: torch.Tensor, start: int, stop: int) -> torch.Tensor:
         """Logits (b, stop - start, K) of queries start:stop (normalised, on the device)."""
         p = self.predictor
-        with torch.inference_mode(), p._autocast():
+        with torch.inference_mode():
             return p.net.decode(self.cache, xq[:, start:stop]).to(p._logits_dtype)
 
     def predict(self, x_test: ArrayLike, differentiable: bool = False) -> PosteriorPredictive | ClassPredictive:
@@ -305,7 +312,7 @@ class ConditionedPredictor:
             ):
                 xg = x_test.to("cpu", torch.float64).reshape(xq.shape)  # differentiable, unlike xq
                 xg = _pad(stats.x(xg), p.num_features).to(p.device, p._net_dtype)
-                with p._autocast(), _frozen(p.net):  # gradients flow to the queries, never into the weights
+                with _frozen(p.net):  # gradients flow to the queries, never into the weights
                     parts = [p.net.decode(cache, xg[:, i : i + step]) for i in range(0, m, step)]
                     logits = (torch.cat(parts, dim=1) if parts else p.net.decode(cache, xg)).to(p._logits_dtype)
         loc, scale = stats.y_loc, stats.y_scale
@@ -395,7 +402,10 @@ def load(
     Args:
         path_or_name: checkpoint file, or a pretrained model's name such as ``"gp"``.
         device: "cpu", "cuda" (or "cuda:N") or "mps".
-        dtype: "float32" (default), "float64", or "bfloat16" (mixed precision, for GPUs).
+        dtype: "float32" (default), "float64", or "bfloat16": the network's weights and activations in
+            that type (statistics are always computed in float32 or float64). bfloat16 is faster on GPUs
+            and on CPUs with bfloat16 matrix units (Intel AMX), slower on other CPUs, and rounds the logits
+            to about 3 significant digits.
 
     Loading never unpickles: the file holds only tensors and a JSON description.
     """

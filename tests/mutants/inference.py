@@ -33,16 +33,23 @@ MUTANTS = [
     dict(
         name="bfloat16_ignored",  # dtype="bfloat16" runs in float32
         file=PREDICTOR,
-        old="if self.dtype == torch.bfloat16:",
-        new="if False:",
+        old="self.net = net.to(self.device, self.dtype).eval()",
+        new="self.net = net.to(self.device, torch.float32 if self.dtype == torch.bfloat16 else self.dtype).eval()",
         tests=["tests/test_inference.py::test_bfloat16_differs_from_float32_by_rounding"],
     ),
     dict(
         name="float64_weights_ignored",  # dtype="float64" runs the network in float32
         file=PREDICTOR,
-        old="weights_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32",
-        new="weights_dtype = torch.float32",
+        old="self.net = net.to(self.device, self.dtype).eval()",
+        new="self.net = net.to(self.device, torch.float32 if self.dtype == torch.float64 else self.dtype).eval()",
         tests=["tests/test_inference.py::test_float64_agrees_with_a_float64_forward_pass"],
+    ),
+    dict(
+        name="encode_groups_drop_the_last",  # on a CPU, the last group of datasets is never encoded
+        file=PREDICTOR,
+        old="for i in range(0, b, group)]",
+        new="for i in range(0, b - group, group)]",
+        tests=["tests/test_predictor.py::test_cpu_encodes_datasets_in_groups_with_the_same_result"],
     ),
     dict(
         name="float64_logits_rounded",  # float64 logits cast to float32 on the way out
