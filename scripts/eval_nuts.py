@@ -9,20 +9,21 @@ datasets from the prior (seeds the training never used) are split into context a
 the mean NLL per query point of the PFN, of NUTS (``pfn.evaluation.nuts``) and, for regression, of a GP fitted
 by marginal likelihood, the PFN's paired gap to NUTS with its standard error over datasets, and the wall time per
 dataset of each on one CPU thread (NUTS: warm-up and sampling of all chains; PFN: conditioning and predicting).
-Writes docs/results/eval_nuts.md (``--results-name``). Each finished context size is kept in outputs/eval_nuts/,
-so a rerun with the same arguments and models resumes where a crash stopped it.
+Writes docs/results/eval_nuts.md (``--results-name``). The NUTS reference is kept in outputs/eval_nuts/, dataset by
+dataset, keyed by the prior and the settings (not the PFN): a rerun resumes where a crash stopped it, and a
+retrained PFN is scored in seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 # one CPU thread for every library, set before they load
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
@@ -36,7 +37,7 @@ import pfn
 from pfn.evaluation import prior_of
 from pfn.evaluation.gp_baseline import FittedGP
 from pfn.evaluation.nuts import SmallBNN, nuts_predictive
-from pfn.evaluation.scoring import held_out_split
+from pfn.evaluation.scoring import Split, held_out_split
 
 MODELS = {
     "regression": "outputs/bnn_nuts/model.safetensors",
@@ -48,54 +49,64 @@ EVAL_SEED = 10_000
 CACHE = Path("outputs/eval_nuts")
 
 
+def nuts_reference(
+    task: str, n: int, bnn: SmallBNN, split: Split, settings: dict[str, Any], args: argparse.Namespace
+) -> list[dict[str, float]]:
+    """Per dataset: NUTS's (and for regression the ML-II GP's) NLL, NUTS's seconds and R-hat. They depend on
+    the data and the sampler settings, not on the PFN, so they are kept in outputs/eval_nuts/ one dataset at
+    a time: a retrained PFN is scored against them at once, and a crash loses at most one dataset."""
+    x_ctx, y_ctx, x_qry, y_qry = split
+    cached = CACHE / f"{task}_{n}_reference.json"
+    kept = json.loads(cached.read_text()) if cached.exists() else None
+    rows: list[dict[str, float]] = kept["datasets"] if kept is not None and kept["settings"] == settings else []
+    for i in range(len(rows), args.datasets):
+        ref = nuts_predictive(bnn, x_ctx[i].double().numpy(), y_ctx[i].numpy(), x_qry[i].double().numpy(),
+                              args.warmup, args.samples, args.chains, seed=i)  # fmt: skip
+        row = {"nuts": -float(ref.log_prob(y_qry[i].numpy()).mean()), "nuts_s": ref.seconds, "rhat": ref.max_rhat}
+        if task == "regression" and n >= 2:
+            gp = FittedGP(x_ctx[i : i + 1], y_ctx[i : i + 1]).predict(x_qry[i : i + 1])
+            row["gp"] = -float(gp.log_prob(y_qry[i : i + 1].double()).mean())
+        rows.append(row)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"settings": settings, "datasets": rows}))
+        tmp.replace(cached)  # atomic: a kill mid-write leaves the previous file
+    return rows
+
+
 def evaluate_task(task: str, model: str, args: argparse.Namespace) -> list[dict[str, float]]:
     predictor = pfn.load(model)
     prior = prior_of(predictor)
     bnn = SmallBNN.from_description(prior.describe())
     settings = {k: getattr(args, k) for k in ("datasets", "queries", "features", "warmup", "samples", "chains")}
-    settings["model"] = model
-    settings["model_sha256"] = hashlib.sha256(Path(model).read_bytes()).hexdigest()  # a retrained model: afresh
+    settings["prior"] = json.loads(json.dumps(prior.describe(), default=str))  # the data the reference is of
     rows = []
     for n in args.context_sizes:
-        cached = CACHE / f"{task}_{n}.json"
-        kept = json.loads(cached.read_text()) if cached.exists() else None
-        if kept is not None and kept["settings"] == settings:
-            rows.append(kept["row"])
-            print(task, "cached", rows[-1], flush=True)
-            continue
         gen = torch.Generator().manual_seed(EVAL_SEED + n)
-        x_ctx, y_ctx, x_qry, y_qry = held_out_split(prior, n, args.datasets, args.queries, args.features, 0, gen)
-        pfn_nll, nuts_nll, gp_nll, pfn_s, nuts_s, rhat = [], [], [], [], [], []
+        split = held_out_split(prior, n, args.datasets, args.queries, args.features, 0, gen)
+        reference = nuts_reference(task, n, bnn, split, settings, args)
+        x_ctx, y_ctx, x_qry, y_qry = split
+        pfn_nll, pfn_s = [], []
         for i in range(args.datasets):
             start = time.perf_counter()
             pred = predictor.condition(x_ctx[i], y_ctx[i]).predict(x_qry[i])
             log_prob = torch.as_tensor(pred.log_prob(y_qry[i])).double()
             pfn_s.append(time.perf_counter() - start)
             pfn_nll.append(-float(log_prob.mean()))
-            ref = nuts_predictive(bnn, x_ctx[i].double().numpy(), y_ctx[i].numpy(), x_qry[i].double().numpy(),
-                                  args.warmup, args.samples, args.chains, seed=i)  # fmt: skip
-            nuts_nll.append(-float(ref.log_prob(y_qry[i].numpy()).mean()))
-            nuts_s.append(ref.seconds)
-            rhat.append(ref.max_rhat)
-            if task == "regression" and n >= 2:
-                gp = FittedGP(x_ctx[i : i + 1], y_ctx[i : i + 1]).predict(x_qry[i : i + 1])
-                gp_nll.append(-float(gp.log_prob(y_qry[i : i + 1].double()).mean()))
-        gaps = np.array(pfn_nll) - np.array(nuts_nll)
+        gaps = np.array(pfn_nll) - np.array([r["nuts"] for r in reference])
         row = {
             "n": n,
             "pfn": float(np.mean(pfn_nll)),
-            "nuts": float(np.mean(nuts_nll)),
-            "gp": float(np.mean(gp_nll)) if gp_nll else math.nan,
+            "nuts": float(np.mean([r["nuts"] for r in reference])),
+            "gp": float(np.mean([r["gp"] for r in reference])) if "gp" in reference[0] else math.nan,
             "gap": float(gaps.mean()),
             "gap_se": float(gaps.std(ddof=1) / math.sqrt(len(gaps))),
             "pfn_s": statistics.median(pfn_s),
-            "nuts_s": statistics.median(nuts_s),
-            "rhat": max(rhat),
+            "nuts_s": statistics.median(r["nuts_s"] for r in reference),
+            "rhat": max(r["rhat"] for r in reference),
         }
         rows.append(row)
         print(task, {k: round(v, 4) for k, v in row.items()}, flush=True)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps({"settings": settings, "row": row}))
     return rows
 
 
