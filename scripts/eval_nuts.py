@@ -77,9 +77,10 @@ def nuts_reference(
 def evaluate_task(task: str, model: str, args: argparse.Namespace) -> list[dict[str, float]]:
     predictor = pfn.load(model)
     prior = prior_of(predictor)
-    bnn = SmallBNN.from_description(prior.describe())
+    description = prior.describe()
+    bnn = SmallBNN.from_description(description)
     settings = {k: getattr(args, k) for k in ("datasets", "queries", "features", "warmup", "samples", "chains")}
-    settings["prior"] = json.loads(json.dumps(prior.describe(), default=str))  # the data the reference is of
+    settings["prior"] = json.loads(json.dumps(description, default=str))  # the data the reference is of
     rows = []
     for n in args.context_sizes:
         gen = torch.Generator().manual_seed(EVAL_SEED + n)
@@ -93,11 +94,12 @@ def evaluate_task(task: str, model: str, args: argparse.Namespace) -> list[dict[
             log_prob = torch.as_tensor(pred.log_prob(y_qry[i])).double()
             pfn_s.append(time.perf_counter() - start)
             pfn_nll.append(-float(log_prob.mean()))
-        gaps = np.array(pfn_nll) - np.array([r["nuts"] for r in reference])
+        nuts_nll = np.array([r["nuts"] for r in reference])
+        gaps = np.array(pfn_nll) - nuts_nll
         row = {
             "n": n,
             "pfn": float(np.mean(pfn_nll)),
-            "nuts": float(np.mean([r["nuts"] for r in reference])),
+            "nuts": float(nuts_nll.mean()),
             "gp": float(np.mean([r["gp"] for r in reference])) if "gp" in reference[0] else math.nan,
             "gap": float(gaps.mean()),
             "gap_se": float(gaps.std(ddof=1) / math.sqrt(len(gaps))),

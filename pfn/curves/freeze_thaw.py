@@ -142,8 +142,9 @@ def freeze_thaw(
         at_bound = [i for i in started if max(sign * v for v in result.curves[i]) >= reach]
         if any(done[i] >= full and sign * result.curves[i][-1] >= reach for i in at_bound):
             break  # a run ended at the best possible value: nothing left to gain
-        if any(done[i] < full for i in at_bound):  # nothing can beat it: finish it
-            advance(next(i for i in at_bound if done[i] < full))
+        unfinished = [i for i in at_bound if done[i] < full]
+        if unfinished:  # nothing can beat it: finish it
+            advance(unfinished[0])
             continue
         search = Search(
             pool[started], [result.curves[i] for i in started], full, direction=direction, bounds=bounds, model=model
