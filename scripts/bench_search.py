@@ -13,7 +13,8 @@ what their method decides. Methods:
   trials, 3 warm-up epochs), SuccessiveHalvingPruner (``asha``) and HyperbandPruner (``hyperband``, min
   resource 1), pfn's LearningCurvePruner (``curve``, each curve alone, ``--curve-model``) and SearchPruner
   (``search``, every trial's curve, ``--model``); both pfn pruners at their default threshold (0.05) and
-  min_epochs (5 and 1) unless ``--threshold`` or ``--min-epochs`` is given. The sampler proposes
+  min_epochs (5 and 1) unless ``--threshold`` or ``--min-epochs`` is given, the single-curve one on its
+  model's own forecasts unless ``--curve-calibration auto`` (the calibration stored in the model). The sampler proposes
   in the unit cube of the pool's space: ``random`` takes the pool in a seeded random order; ``tpe`` (Optuna's
   TPESampler, seeded) proposes a point and replays the nearest configuration of the pool not yet tried.
   The unpruned study runs ``--trials`` trials; its epochs are the budget of every other method, so a pruned
@@ -103,7 +104,9 @@ def make_pruner(name: str, max_epochs: int, args: argparse.Namespace) -> optuna.
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
     if name == "curve":
-        return LearningCurvePruner(max_epochs=max_epochs, model=args.curve_model, **pfn_pruner_settings(args))
+        calibration = None if args.curve_calibration == "none" else "auto"
+        return LearningCurvePruner(max_epochs=max_epochs, model=args.curve_model, calibration=calibration,
+                                   **pfn_pruner_settings(args))  # fmt: skip
     return SearchPruner(max_epochs=max_epochs, model=args.model, **pfn_pruner_settings(args))
 
 
@@ -248,6 +251,8 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", help="default: every task of the pools file")
     parser.add_argument("--model", default=curves.DEFAULT_SEARCH_MODEL, help="the search model")
     parser.add_argument("--curve-model", default=curves.DEFAULT_MODEL, help="the single-curve model")
+    parser.add_argument("--curve-calibration", choices=["auto", "none"], default="none",
+                        help="the single-curve pruner's calibration: none (its default) or the model's")  # fmt: skip
     parser.add_argument("--threshold", type=float, help="both pfn pruners' threshold (default: theirs, 0.05)")
     parser.add_argument("--min-epochs", type=int, help="both pfn pruners' min_epochs (default: theirs, 5 and 1)")
     parser.add_argument("--results-name", default="bench_search")

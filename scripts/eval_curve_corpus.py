@@ -12,7 +12,9 @@ Table 1, bounded metrics (accuracy and R^2, both in [0, 1], higher is better; a 
 1 - its accuracy curve and would count it twice): every method, per cutoff, the mean log-likelihood of
 the final value (nats per curve), the MSE of the predictive mean, and how often the central 90% and
 50% intervals hold the final value.
-  pfn NAME   `pfn.curves.extrapolate` with a learning-curve model (bounds [0, 1])
+  pfn NAME   `pfn.curves.extrapolate` with a learning-curve model (bounds [0, 1]), with the calibration
+             stored in it, if any (fitted on the tuning part: scripts/calibrate_curves.py), and without
+             it ("uncalibrated")
   last       Gaussian at the last observed value, sd = RMS of the prefix's one-step changes
   power-law  least-squares fit of y = a - b t^(-c) on the budget axis; Gaussian with the fit's residual sd
   mcmc       Domhan et al. (2015) style: emcee over LC-PFN's parametric prior (see scripts/eval_curves.py),
@@ -63,7 +65,7 @@ def score_baseline(method: str, t: np.ndarray, y: np.ndarray, final: float, args
     return row
 
 
-def score_pfn(model, prefixes: list[dict], direction: str, bounds) -> list[dict[str, float]]:
+def score_pfn(model, prefixes: list[dict], direction: str, bounds, calibration="auto") -> list[dict[str, float]]:
     """The model's scores for every prefix (one batched call per budget axis)."""
     rows: list[dict[str, float]] = [{} for _ in prefixes]
     for scale in ("linear", "log"):
@@ -73,7 +75,7 @@ def score_pfn(model, prefixes: list[dict], direction: str, bounds) -> list[dict[
         fcs = curves.extrapolate(
             [prefixes[i]["values"] for i in idx], epochs=[prefixes[i]["budgets"] for i in idx],
             max_epochs=[prefixes[i]["max_budget"] for i in idx], direction=direction, bounds=bounds,
-            budget_scale=scale, model=model,
+            budget_scale=scale, model=model, calibration=calibration,
         )  # fmt: skip
         for i, fc in zip(idx, fcs, strict=True):
             final = prefixes[i]["final"]
@@ -112,7 +114,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
-    models = {Path(m).parent.name if m.endswith(".safetensors") else m: curves.load(m) for m in args.models}
+    models = {}  # row name -> (model, calibration): a model with a stored calibration also gets a row without it
+    for m in args.models:
+        name, model = Path(m).parent.name if m.endswith(".safetensors") else m, curves.load(m)
+        models[name] = (model, "auto")
+        if curves.Calibration.of_model(model) is not None:
+            models[f"{name} uncalibrated"] = (model, None)
     bounded = [c for m in ("accuracy", "r2") for c in load_corpus(CORPUS, args.split, metric=m)]
     open_ = [c for m in ("log_loss", "mse") for c in load_corpus(CORPUS, args.split, metric=m)]
     kinds = ", ".join(f"{k} {sum(c['kind'] == k for c in bounded)}" for k in ("epoch", "iteration", "sample"))
@@ -127,7 +134,8 @@ def main() -> None:
         prefixes = prefixes_at(bounded, cut)
         for method in methods:
             if method.startswith("pfn "):
-                rows = score_pfn(models[method.removeprefix("pfn ")], prefixes, "maximize", (0.0, 1.0))
+                model, calibration = models[method.removeprefix("pfn ")]
+                rows = score_pfn(model, prefixes, "maximize", (0.0, 1.0), calibration=calibration)
             else:
                 rows = [score_baseline(method, p["t"], p["values"], p["final"], args, rng) for p in prefixes]
             lines.append(f"| {cut:.0%} | {method} | {mean_row(rows)} |")
@@ -136,8 +144,8 @@ def main() -> None:
               "| cutoff | model | 90% coverage | 50% coverage |", "|---:|---|---:|---:|"]  # fmt: skip
     for cut in args.cutoffs:
         prefixes = prefixes_at(open_, cut)
-        for name, model in models.items():
-            rows = score_pfn(model, prefixes, "minimize", (0.0, None))
+        for name, (model, calibration) in models.items():
+            rows = score_pfn(model, prefixes, "minimize", (0.0, None), calibration=calibration)
             lines.append(f"| {cut:.0%} | pfn {name} | {np.mean([r['cov0.9'] for r in rows]):.3f} | "
                          f"{np.mean([r['cov0.5'] for r in rows]):.3f} |")  # fmt: skip
             print(lines[-1], flush=True)

@@ -7,7 +7,8 @@ noisy values (clipped to [0, 1], as accuracies are; the same input for every met
 predicts the noisy value at epoch T. Reported per method and cutoff: mean
 log-likelihood of the observed final value, MSE of the predictive mean, seconds per curve.
 Methods:
-  pfn NAME   a learning-curve PFN (`pfn.curves.extrapolate`), one row per model in --models
+  pfn NAME   a learning-curve PFN (`pfn.curves.extrapolate`), one row per model in --models, and one
+             without its stored calibration ("uncalibrated") for a model that has one
   last       Gaussian at the last observed value, sd = RMS of the prefix's one-step changes
   power-law  least-squares fit of y = a - b t^(-c); Gaussian with the fit's residual sd
   mcmc       Domhan et al. (2015) style: emcee over the same parametric prior the PFN was trained
@@ -147,14 +148,19 @@ def mixture_log_lik(final: float, means: np.ndarray, sds: np.ndarray) -> float:
 
 
 def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: np.ndarray, T: int, models, args,
-          rng) -> tuple[float, float, float]:  # fmt: skip
-    """Mean log-likelihood and MSE of each curve's value at epoch T, and seconds per curve."""
+          rng, scale: str = "linear") -> tuple[float, float, float]:  # fmt: skip
+    """Mean log-likelihood and MSE of each curve's value at epoch T, and seconds per curve.
+
+    With ``scale="log"`` (positions that are already log budgets) a PFN gets the budgets exp(t / T) on the log
+    budget scale: the same model inputs, and the calibration of sample-wise curves."""
     start = time.perf_counter()
     k = len(final)
     mean, ll = np.empty(k), np.empty(k)
     if method.startswith("pfn "):
-        model = models[method.removeprefix("pfn ")]
-        fc = curves.extrapolate(y_obs, epochs=t_obs, max_epochs=T, model=model, bounds=(0.0, 1.0))
+        model, calibration = models[method.removeprefix("pfn ")]
+        budgets = [np.exp(t / T) for t in t_obs] if scale == "log" else t_obs
+        fc = curves.extrapolate(y_obs, epochs=budgets, max_epochs=math.e if scale == "log" else T, model=model,
+                                bounds=(0.0, 1.0), budget_scale=scale, calibration=calibration)  # fmt: skip
         for i, (f, v) in enumerate(zip(fc, final, strict=True)):
             mean[i], ll[i] = f.mean[0], f.log_prob(v)[0]
     if not method.startswith("pfn "):
@@ -164,7 +170,8 @@ def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: 
     return float(ll.mean()), float(((mean - final) ** 2).mean()), (time.perf_counter() - start) / k
 
 
-def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, models, args, rng) -> list[str]:
+def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, models, args, rng,
+          scale: str = "linear") -> list[str]:  # fmt: skip
     """Score every method at every cutoff on curves given as (positions on 1..T, values); the table's lines."""
     lines = [f"**{name}: {len(sets)} curves; predicting the value at the last budget**", "",
              "| cutoff | method | log-likelihood | MSE | seconds per curve |", "|---:|---|---:|---:|---:|"]  # fmt: skip
@@ -178,7 +185,7 @@ def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, models, 
             final.append(y[-1])
         methods = [m for name in args.methods for m in ([f"pfn {k}" for k in models] if name == "pfn" else [name])]
         for method in methods:
-            ll, mse, sec = score(method, t_obs, y_obs, np.array(final), T, models, args, rng)
+            ll, mse, sec = score(method, t_obs, y_obs, np.array(final), T, models, args, rng, scale)
             lines.append(f"| {cut:.0%} | {method} | {ll:.3f} | {mse:.5f} | {sec:.4f} |")
             print(lines[-1], flush=True)
     return lines
@@ -195,8 +202,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    models = {name: curves.load(name) for name in args.models}
-    lengths = {int(m.config["training"]["num_points"]) for m in models.values()}
+    models = {}  # row name -> (model, calibration): a model with a stored calibration also gets a row without it
+    for name in args.models:
+        models[name] = (curves.load(name), "auto")
+        if curves.Calibration.of_model(models[name][0]) is not None:
+            models[f"{name} uncalibrated"] = (models[name][0], None)
+    lengths = {int(m.config["training"]["num_points"]) for m, _ in models.values()}
     if len(lengths) != 1:
         parser.error(f"--models must share one curve length, got {sorted(lengths)}")
     T = lengths.pop()
@@ -220,7 +231,7 @@ def main() -> None:
             pos = 1 + np.log(s_ / s_[0]) / np.log(s_[-1] / s_[0]) * (T - 1)  # geometric budgets, evenly on the grid
             sample_wise.append((pos, np.asarray(c["values"])))
         tables += table(
-            "real sample-wise curves (digits MLP, training sets 16..1024)", sample_wise, T, models, args, rng
+            "real sample-wise curves (digits MLP, training sets 16..1024)", sample_wise, T, models, args, rng, "log"
         )
     write_results("eval_curves", "\n".join(tables), threads=1)
 

@@ -43,11 +43,17 @@ the model's space and predictions are mapped back:
 all its runs' curves at once (a search model, ``"search"``), :func:`freeze_thaw` decides which run to
 continue next, and :class:`pfn.curves.pruners.SearchPruner` prunes Optuna trials with it.
 
+**Calibration.** A :class:`Calibration` corrects a model's forecasts with maps learned from
+finished runs (quantile recalibration, :mod:`pfn.curves.calibration`); the shipped ``lc-real``
+carries one fitted on real runs and applies it by default (``calibration="auto"``; ``None`` gives
+the model's own predictive). ``Calibration.fit(runs)`` fits one on a user's own finished runs.
+
 Every finite curve gets a forecast. Every function here raises ``ValueError`` naming the
 argument for invalid input: NaN or inf, an empty curve, values outside closed bounds, budgets
 that do not increase, a wrong type.
 """
 
+from pfn.curves.calibration import Calibration
 from pfn.curves.checks import BUDGET_SCALES, DIRECTIONS
 from pfn.curves.forecast import (
     CurveForecast,
@@ -63,6 +69,7 @@ from pfn.curves.search import DEFAULT_SEARCH_MODEL, SEARCH_PRIOR, Search, fit_co
 
 __all__ = [
     "BUDGET_SCALES",
+    "Calibration",
     "CURVE_PRIORS",
     "DEFAULT_MODEL",
     "DIRECTIONS",

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import numpy as np
 import torch
 
+from pfn.curves.calibration import Calibration, group_of
+from pfn.curves.calibration import resolve as resolve_calibration
 from pfn.curves.checks import (
     BUDGET_SCALES,
     DIRECTIONS,
@@ -52,6 +54,7 @@ class CurveForecast:
     _span: float
     _sign: float
     _closed: tuple[bool, bool] = field(default=(False, False))  # is u = 0 (worse end) / u = 1 (better end) a bound
+    _fraction: np.ndarray | None = None  # per epoch: model input of the last observed budget / that of the epoch
 
     @property
     def _u_range(self) -> tuple[float, float]:
@@ -182,6 +185,18 @@ class CurveForecast:
     def probability_better_than(self, v: ArrayLike) -> np.ndarray:
         """P(the value is strictly better than ``v``) at each epoch, in the curve's direction."""
         return 1 - self._cdf_u(self._u_of(v, "v"))
+
+    def _pit(self, v: float, rng: np.random.Generator) -> float:
+        """The model's P(U <= u) of the value ``v`` at the last epoch; on a closed bound, where the censored
+        forecast has an atom, a uniform draw across the atom's mass (a randomised PIT)."""
+        u = float(self._u_of(v, "v")[-1])
+        a, b = self._u_range
+        at = lambda x: float(self._model_cdf(np.full(self.epochs.shape, x))[-1])  # noqa: E731
+        if u >= b:
+            return at(b) + rng.uniform() * (1 - at(b))
+        if u <= a:
+            return rng.uniform() * at(a)
+        return at(u)
 
 
 def _steadily_worse(u: np.ndarray) -> bool:
@@ -342,6 +357,7 @@ def extrapolate(
     bounds: Bounds = (0.0, 1.0),
     budget_scale: str = "linear",
     model: str | os.PathLike | Predictor = DEFAULT_MODEL,
+    calibration: Calibration | str | os.PathLike | None = "auto",
 ) -> CurveForecast | list[CurveForecast]:
     """Posterior predictive of future values of one learning curve or many (ragged lengths allowed).
 
@@ -372,6 +388,9 @@ def extrapolate(
         budget_scale: "linear" for evenly spaced budgets, "log" for geometrically growing ones (also
             the scale on which long curves are thinned).
         model: a learning-curve model's name or path, or a loaded predictor (see :func:`load`).
+        calibration: a :class:`Calibration` of the model on finished runs (or a path to one saved),
+            None for the model's own predictive, or "auto": the one stored with the model, if any
+            (the shipped ``lc-real`` has one, fitted on real runs; see :mod:`pfn.curves.calibration`).
 
     Returns:
         A :class:`CurveForecast` for one curve, or a list of them.
@@ -386,6 +405,7 @@ def extrapolate(
     budget_scale = _choice(budget_scale, BUDGET_SCALES, "budget_scale")
     checked_bounds = _check_bounds(bounds)
     predictor = _model(model)
+    recalibration = resolve_calibration(calibration, predictor)
     grid, limit = _grid(predictor), max_points(predictor)
     epochs_list = _per_curve(epochs, n, "epochs", sequence_per_curve=True)
     max_list = _per_curve(max_epochs, n, "max_epochs", sequence_per_curve=False)
@@ -408,8 +428,13 @@ def extrapolate(
         pred = predictor.predict(x, u, xq)
         assert isinstance(pred, PosteriorPredictive)  # a curve model is a regressor
         for row, i in enumerate(idx):
-            sub = PosteriorPredictive(pred.logits[row], pred.bar, pred.loc[row], pred.scale[row], numpy=True)
-            out[i] = CurveForecast(futures[i], sub, maps[i].loc, maps[i].span, maps[i].sign, maps[i].closed)
+            m = maps[i]
+            fraction = m.x[-1] / np.maximum(xq[row, :, 0], 1e-9)
+            logits = pred.logits[row]
+            if recalibration is not None:
+                logits = recalibration.recalibrate(logits, group_of(m.closed, budget_scale), fraction)
+            sub = PosteriorPredictive(logits, pred.bar, pred.loc[row], pred.scale[row], numpy=True)
+            out[i] = CurveForecast(futures[i], sub, m.loc, m.span, m.sign, m.closed, fraction)
     return out[0] if single else [out[i] for i in range(n)]
 
 
@@ -423,6 +448,7 @@ def probability_of_beating(
     bounds: Bounds = (0.0, 1.0),
     budget_scale: str = "linear",
     model: str | os.PathLike | Predictor = DEFAULT_MODEL,
+    calibration: Calibration | str | os.PathLike | None = "auto",
 ) -> float | np.ndarray:
     """P(the curve's value at ``max_epochs`` is strictly better than ``best``), per curve.
 
@@ -434,7 +460,7 @@ def probability_of_beating(
     best_value = _number(best, "best", allow_inf=True)
     forecasts = extrapolate(
         values, epochs=epochs, max_epochs=max_epochs, direction=direction, bounds=bounds,
-        budget_scale=budget_scale, model=model,
+        budget_scale=budget_scale, model=model, calibration=calibration,
     )  # fmt: skip
     if isinstance(forecasts, CurveForecast):
         return float(forecasts.probability_better_than(best_value)[-1])
@@ -449,6 +475,7 @@ class CurveOptions(TypedDict, total=False):
     bounds: Bounds
     budget_scale: str
     model: str | os.PathLike | Predictor
+    calibration: Calibration | str | os.PathLike | None
 
 
 def should_stop(
@@ -459,7 +486,7 @@ def should_stop(
     Returns True when ``probability_of_beating(values, best, max_epochs) < threshold``; so a
     larger threshold stops more runs (the rule is monotone in it), 0 never stops, and 1 stops
     every run that is not certain to win. The keyword arguments (``epochs``, ``direction``, ``bounds``,
-    ``budget_scale``, ``model``) are those of :func:`extrapolate`, whose forecast it uses: any finite
+    ``budget_scale``, ``model``, ``calibration``) are those of :func:`extrapolate`, whose forecast it uses: any finite
     curve is judged, a declining one included, and one longer than :func:`max_points` is thinned first.
     """
     limit = _check_threshold(threshold)

@@ -3,6 +3,7 @@
 CURVES = ["tests/test_curves.py"]
 PRUNER = ["tests/test_pruner.py"]
 PROPERTIES = ["tests/test_curves_properties.py"]
+CALIBRATION = ["tests/test_curve_calibration.py"]
 # the refusal of curves that get steadily worse, as extrapolate had it (a ValueError naming values)
 CHECK_RANGE = '_check_value_range(values, self.loc, self.span, self.sign, name, "curve")'
 REFUSE_DECLINING = f"{CHECK_RANGE} if not gets_steadily_worse(values, direction, bounds) else _number(None, name)"
@@ -194,5 +195,34 @@ MUTANTS = [
         old=CHECK_RANGE,
         new=REFUSE_DECLINING,
         tests=PROPERTIES,
+    ),
+    # -- calibration --------------------------------------------------------------------------------
+    dict(
+        name="calibration_ignores_the_observed_fraction",
+        file="pfn/curves/calibration.py",
+        old="r = np.clip(np.asarray(fraction, dtype=np.float64), self.cutoffs[0], self.cutoffs[-1])",
+        new="r = np.full(np.shape(fraction), self.cutoffs[0])",
+        tests=CALIBRATION,
+    ),
+    dict(
+        name="calibration_pit_ignores_the_atom",
+        file="pfn/curves/forecast.py",
+        old="return at(b) + rng.uniform() * (1 - at(b))",
+        new="return at(b)",
+        tests=CALIBRATION,
+    ),
+    dict(
+        name="calibration_not_applied_by_default",
+        file="pfn/curves/forecast.py",
+        old="recalibration = resolve_calibration(calibration, predictor)",
+        new="recalibration = resolve_calibration(None, predictor)",
+        tests=CALIBRATION,
+    ),
+    dict(
+        name="calibration_bandwidth_ignored",
+        file="pfn/curves/calibration.py",
+        old="h = silverman_bandwidth(p) if bandwidth is None else bandwidth",
+        new="h = silverman_bandwidth(p)",
+        tests=CALIBRATION,
     ),
 ]
