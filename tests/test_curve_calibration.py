@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pfn import curves
@@ -190,6 +191,8 @@ def test_invalid_stored_form_is_refused(mutate, match):
         ([{"values": [0.1, 0.2, 0.3], "epoch": [1, 2, 3]}], {}, r"runs\[0\] has unknown keys \['epoch'\]"),
         ([{"values": [0.1, 0.2, 0.3], "epochs": [1, 2]}], {}, r"runs\[0\]\['epochs'\] must have one budget per value"),
         ([{"values": [0.1, 0.2, 0.3], "direction": "up"}], {}, r"runs\[0\]\['direction'\] must be one of"),
+        ([{"values": [0.1, 0.2, 0.3]}, {"values": [0.1, 1.2, 0.3]}], {}, r"runs\[1\]\['values'\] has values outside"),
+        ([{"values": [0.1, 0.2, 0.3], "epochs": [1, 3, 2]}], {}, r"epochs of runs\[0\] must be strictly increasing"),
         ([{"values": [0.1, 0.2, 0.3]}], {"cutoffs": [0.5, 1.0]}, "cutoffs must be a non-empty increasing"),
         ([{"values": [0.1, 0.2, 0.3]}], {"smoothing": 0.0}, "smoothing must be a number in"),
         ([{"values": [0.1, 0.2, 0.3]}], {"bandwidth": -1.0}, "bandwidth must be a positive number or None"),
@@ -240,3 +243,44 @@ def test_pruner_reads_its_calibration_at_once():
     assert LearningCurvePruner(max_epochs=10, calibration="auto").calibration is not None  # the default lc-real has
     with pytest.raises(ValueError, match="calibration must be"):
         LearningCurvePruner(max_epochs=10, calibration=0.5)
+
+
+@st.composite
+def finished_runs(draw):
+    """A few runs of any length from 3, any direction, bounds and budget scale; values inside the bounds, except
+    now and then in the last run (NaN, inf or a value outside closed bounds), which must be refused by name."""
+    n = draw(st.integers(1, 6))
+    out = []
+    for i in range(n):
+        length = draw(st.integers(3, 40))
+        rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+        direction = draw(st.sampled_from(["maximize", "minimize"]))
+        bounds = draw(st.sampled_from([(0.0, 1.0), (0.0, None), (None, None)]))
+        values = rng.uniform(0.05, 0.95, length)
+        if bounds != (0.0, 1.0):
+            values = values * draw(st.floats(0.1, 50.0))
+        bad = draw(st.sampled_from([None, None, None, None, None, "nan", "inf", "outside"])) if i == n - 1 else None
+        if bad is not None:
+            values[draw(st.integers(0, length - 1))] = {"nan": np.nan, "inf": np.inf, "outside": -1.0}[bad]
+        run = {"values": values.tolist(), "direction": direction, "bounds": bounds}
+        if draw(st.booleans()):
+            run["epochs"] = np.cumsum(rng.uniform(0.5, 3.0, length)).tolist()
+            run["budget_scale"] = draw(st.sampled_from(["linear", "log"]))
+        out.append(run)
+    return out
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(runs_=finished_runs())
+def test_fit_on_any_runs_gives_valid_maps_or_names_the_run(runs_):
+    try:
+        cal = Calibration.fit(runs_, MODEL, cutoffs=[0.3, 0.7], min_runs=1)
+    except ValueError as err:
+        event("refused")
+        assert re.search(r"runs\[\d\]", str(err)), str(err)
+        return
+    event("fitted")
+    assert cal.maps and set(cal.maps) <= set(GROUPS)
+    back = Calibration.from_dict(cal.to_dict())  # every row increases strictly from 0 to 1 (checked there)
+    for group, table in back.maps.items():
+        assert table.shape == (2, len(LEVELS)) and sum(cal.counts[group]) >= 1

@@ -322,6 +322,7 @@ def _run_list(runs: Any) -> list[Any]:
 def _check_run(run: Any, i: int) -> dict[str, Any]:
     """A run's values and budgets as float arrays and its options (checked again by extrapolate)."""
     from pfn.curves.checks import BUDGET_SCALES, DIRECTIONS, _check_bounds, _choice, _numbers
+    from pfn.curves.forecast import _check_value_range, _checked_budgets, _value_map
 
     if not isinstance(run, Mapping) or "values" not in run:
         raise ValueError(f"runs[{i}] must be a mapping with 'values', got {type(run).__name__}")
@@ -337,12 +338,14 @@ def _check_run(run: Any, i: int) -> dict[str, Any]:
     epochs = np.arange(1.0, len(values) + 1) if given is None else _numbers(given, f"runs[{i}]['epochs']")
     if epochs.shape != values.shape:
         raise ValueError(f"runs[{i}]['epochs'] must have one budget per value: {values.shape}, got {epochs.shape}")
-    return {
-        "values": values, "epochs": epochs,
-        "direction": _choice(run.get("direction", "maximize"), DIRECTIONS, f"runs[{i}]['direction']"),
-        "bounds": _check_bounds(run.get("bounds", (0.0, 1.0))),
-        "budget_scale": _choice(run.get("budget_scale", "linear"), BUDGET_SCALES, f"runs[{i}]['budget_scale']"),
-    }  # fmt: skip
+    direction = _choice(run.get("direction", "maximize"), DIRECTIONS, f"runs[{i}]['direction']")
+    bounds = _check_bounds(run.get("bounds", (0.0, 1.0)))
+    scale = _choice(run.get("budget_scale", "linear"), BUDGET_SCALES, f"runs[{i}]['budget_scale']")
+    # every prefix is forecast in one batch: check the whole run here, so that an error names the run
+    _checked_budgets(values, epochs, epochs[-1], scale, f"runs[{i}]")
+    loc, span, sign = _value_map(values, direction, bounds)
+    _check_value_range(values, loc, span, sign, f"runs[{i}]['values']", "curve")
+    return {"values": values, "epochs": epochs, "direction": direction, "bounds": bounds, "budget_scale": scale}
 
 
 def _by_options(runs: list[dict[str, Any]]) -> dict[tuple[Any, Any, Any], list[dict[str, Any]]]:
