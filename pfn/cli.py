@@ -64,8 +64,24 @@ def info_main(argv: list[str]) -> int:
 
     if len(argv) != 1:
         raise ValueError("usage: pfn info MODEL (a checkpoint path or a shipped model's name)")
-    print(json.dumps(read_config(resolve(argv[0])), indent=2))
+    print(json.dumps(_shown(read_config(resolve(argv[0]))), indent=2))
     return 0
+
+
+def _shown(config: dict) -> dict:
+    """The config as ``pfn info`` prints it: a curve calibration's tables are summarised by their shape."""
+    from pfn.curves.calibration import CONFIG_KEY
+
+    calibration = config.get(CONFIG_KEY)
+    if not isinstance(calibration, dict) or not isinstance(calibration.get("maps"), dict):
+        return config
+    maps = {
+        group: f"{len(table)} observed fractions x {len(table[0]) if table else 0} levels"
+        for group, table in calibration["maps"].items()
+    }
+    levels = calibration.get("levels")
+    summary = {**calibration, "maps": maps, "levels": f"{len(levels)} levels" if isinstance(levels, list) else levels}
+    return {**config, CONFIG_KEY: summary}
 
 
 def _count(low: int) -> Callable[[str], int]:

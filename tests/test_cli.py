@@ -27,6 +27,16 @@ def test_info_reads_a_checkpoint_header(checkpoint_file):
     assert json.loads(out.stdout)["architecture"] == "PFNTransformer"
 
 
+def test_info_summarises_a_curve_calibration():
+    """lc-real's header holds its calibration maps (4 groups x 19 fractions x 63 levels); info shows their shapes,
+    the description and counts, not thousands of numbers."""
+    out = pfn("info", "lc-real")
+    assert out.returncode == 0
+    shown = json.loads(out.stdout)["curve_calibration"]
+    assert shown["maps"]["bounded/log"] == "19 observed fractions x 63 levels" and shown["levels"] == "63 levels"
+    assert "tuning curves" in shown["description"] and len(out.stdout) < 20_000
+
+
 def test_user_errors_are_one_line_not_tracebacks(tmp_path):
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"not a checkpoint at all")
