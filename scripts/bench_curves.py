@@ -39,8 +39,9 @@ def main() -> None:
     values = [row[: args.points].clamp(0, 1).tolist() for row in y]  # noisy values may stray past the bounds
     final = y[:, -1].clamp(1e-6, 1 - 1e-6).tolist()  # each curve's value at the forecast budget
     lines = [f"{args.curves} curves of {args.points} observed values each, forecast at budget {2 * args.points} "
-             f"in one `extrapolate` call; median of {args.repeats} calls after a warm-up. Log-likelihood: the "
-             "mean log density the forecast gives each curve's value at that budget (nats).", "",
+             f"in one `extrapolate` call (with the model's stored calibration, if it has one: lc-real); median of "
+             f"{args.repeats} calls after a warm-up. Log-likelihood: the mean log density the forecast gives each "
+             "curve's value at that budget (nats).", "",
              "| model | dtype | seconds per call | ms per curve | log-likelihood |",
              "|---|---|---:|---:|---:|"]  # fmt: skip
     for name, dtype in itertools.product(args.models, args.dtypes):

@@ -427,14 +427,14 @@ def extrapolate(
         xq = np.stack([np.clip(maps[i].position(futures[i]), 0.0, 1.0) for i in idx])[..., None]
         pred = predictor.predict(x, u, xq)
         assert isinstance(pred, PosteriorPredictive)  # a curve model is a regressor
+        fractions = np.stack([maps[i].x[-1] for i in idx])[:, None] / np.maximum(xq[..., 0], 1e-9)  # (curves, future)
+        logits = pred.logits
+        if recalibration is not None:  # one group for the whole call: bounds, direction and scale are shared
+            logits = recalibration.recalibrate(logits, group_of(maps[idx[0]].closed, budget_scale), fractions)
         for row, i in enumerate(idx):
             m = maps[i]
-            fraction = m.x[-1] / np.maximum(xq[row, :, 0], 1e-9)
-            logits = pred.logits[row]
-            if recalibration is not None:
-                logits = recalibration.recalibrate(logits, group_of(m.closed, budget_scale), fraction)
-            sub = PosteriorPredictive(logits, pred.bar, pred.loc[row], pred.scale[row], numpy=True)
-            out[i] = CurveForecast(futures[i], sub, m.loc, m.span, m.sign, m.closed, fraction)
+            sub = PosteriorPredictive(logits[row], pred.bar, pred.loc[row], pred.scale[row], numpy=True)
+            out[i] = CurveForecast(futures[i], sub, m.loc, m.span, m.sign, m.closed, fractions[row])
     return out[0] if single else [out[i] for i in range(n)]
 
 
