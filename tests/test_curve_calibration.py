@@ -284,3 +284,13 @@ def test_fit_on_any_runs_gives_valid_maps_or_names_the_run(runs_):
     back = Calibration.from_dict(cal.to_dict())  # every row increases strictly from 0 to 1 (checked there)
     for group, table in back.maps.items():
         assert table.shape == (2, len(LEVELS)) and sum(cal.counts[group]) >= 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_calibrated_forecast_on_a_gpu_model_equals_the_cpu_one():
+    import pfn
+
+    values = [0.3, 0.45, 0.5, 0.56, 0.6]
+    cpu = curves.extrapolate(values, max_epochs=30, model=pfn.load("lc-real"))
+    gpu = curves.extrapolate(values, max_epochs=30, model=pfn.load("lc-real", device="cuda"))
+    np.testing.assert_allclose(gpu.quantile([0.05, 0.5, 0.95]), cpu.quantile([0.05, 0.5, 0.95]), atol=1e-4)

@@ -100,7 +100,7 @@ class Calibration:
         """
         if group not in self.maps:
             return logits
-        probs = torch.softmax(logits.double(), dim=-1)
+        probs = torch.softmax(logits.detach().cpu().double(), dim=-1)  # the maps are numpy: on the CPU
         cdf = probs.cumsum(-1).clamp(0.0, 1.0).numpy()  # (*queries, bins): the cdf at each bin's upper border
         rows = self._rows(group, fraction)  # (*queries, levels)
         k = np.clip(np.searchsorted(self.levels, cdf, side="right") - 1, 0, len(self.levels) - 2)
@@ -111,7 +111,7 @@ class Calibration:
         new = np.diff(mapped, axis=-1, prepend=0.0)
         # a bin the model gives no mass keeps none; every other keeps some (the map is strictly increasing)
         new = np.where(probs.numpy() > 0, np.maximum(new, 1e-300), 0.0)
-        return torch.log(torch.as_tensor(new)).to(logits.dtype)
+        return torch.log(torch.as_tensor(new)).to(logits.device, logits.dtype)
 
     # -- fitting -----------------------------------------------------------------------------
     @classmethod
