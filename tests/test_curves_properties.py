@@ -34,6 +34,7 @@ from pfn.pruners import LearningCurvePruner  # noqa: E402
 from tests.test_pruner import run_study  # noqa: E402
 
 MODEL = curves.load("lc-wide")
+CALIBRATED = curves.load("lc-real")  # carries a calibration, applied by default
 LIMIT = curves.max_points(MODEL)  # 99
 ARGUMENTS = ("values", "epochs", "future_epochs", "max_epochs", "bounds", "direction", "budget_scale", "model")
 NAMES_AN_ARGUMENT = re.compile(r"\b(" + "|".join(ARGUMENTS) + r")\b")
@@ -127,10 +128,10 @@ def check_forecast(f: curves.CurveForecast, bounds) -> None:
     assert ((p >= 0) & (p <= 1)).all()
 
 
-def call_extrapolate(values, kwargs):
+def call_extrapolate(values, kwargs, model=MODEL):
     """The forecast(s), or None after a ValueError that names an argument (any other exception fails)."""
     try:
-        return curves.extrapolate(values, model=MODEL, **kwargs)
+        return curves.extrapolate(values, model=model, **kwargs)
     except ValueError as err:
         assert NAMES_AN_ARGUMENT.search(str(err)), str(err)
         return None
@@ -148,6 +149,19 @@ def test_extrapolate_forecasts_or_names_the_argument(case):
         assert f is not None, (len(values), kwargs)
     event("forecast" if f is not None else "ValueError")
     event(f"longer than the model's context ({LIMIT})" if len(values) > LIMIT else "within the model's context")
+    if f is not None:
+        check_forecast(f, kwargs["bounds"])
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(curve_cases())
+def test_calibrated_forecasts_are_valid_distributions(case):
+    """The same cases through lc-real, whose stored calibration reshapes every forecast: still finite, ordered
+    quantiles inside closed bounds, probabilities in [0, 1]; and a forecast wherever the model alone gives one."""
+    values, kwargs, valid = case
+    f = call_extrapolate(values, kwargs, model=CALIBRATED)
+    if valid:
+        assert f is not None, (len(values), kwargs)
     if f is not None:
         check_forecast(f, kwargs["bounds"])
 
