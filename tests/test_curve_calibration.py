@@ -294,3 +294,18 @@ def test_calibrated_forecast_on_a_gpu_model_equals_the_cpu_one():
     cpu = curves.extrapolate(values, max_epochs=30, model=pfn.load("lc-real"))
     gpu = curves.extrapolate(values, max_epochs=30, model=pfn.load("lc-real", device="cuda"))
     np.testing.assert_allclose(gpu.quantile([0.05, 0.5, 0.95]), cpu.quantile([0.05, 0.5, 0.95]), atol=1e-4)
+
+
+def test_transforms_give_one_pit_per_run_and_cutoff_with_its_group():
+    from pfn.curves.calibration import transforms
+
+    finished = runs(2, seed=5) + [
+        {"values": [2.0, 1.2, 0.9, 0.8, 0.75, 0.7], "epochs": [1, 2, 4, 8, 16, 32], "direction": "minimize",
+         "bounds": (0.0, None), "budget_scale": "log"}
+    ]  # fmt: skip
+    out = transforms(finished, MODEL, cutoffs=[0.3, 0.6])
+    assert sorted(t.run for t in out) == [0, 0, 1, 1, 2, 2]
+    assert {t.group for t in out if t.run == 2} == {"open/log"} and {t.group for t in out if t.run < 2} == {
+        "bounded/linear"
+    }
+    assert all(0 < t.pit < 1 and 0 < t.fraction < 1 for t in out)

@@ -41,7 +41,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -148,10 +148,6 @@ class Calibration:
         Raises:
             ValueError: a run or an argument is invalid (the message names it).
         """
-        from pfn.curves.forecast import extrapolate
-        from pfn.curves.models import DEFAULT_MODEL
-
-        model = DEFAULT_MODEL if model is None else model
         cuts = _check_cutoffs(cutoffs)
         if not (isinstance(smoothing, (int, float)) and 0 < smoothing < 1):
             raise ValueError(f"smoothing must be a number in (0, 1), got {smoothing!r}")
@@ -159,28 +155,15 @@ class Calibration:
             raise ValueError(f"bandwidth must be a positive number or None, got {bandwidth!r}")
         if not (isinstance(min_runs, int) and min_runs >= 1):
             raise ValueError(f"min_runs must be an integer >= 1, got {min_runs!r}")
-        checked = [_check_run(run, i) for i, run in enumerate(_run_list(runs))]
-        rng = np.random.default_rng(seed)
-        pits: dict[str, list[tuple[float, float]]] = {}  # group -> (observed fraction, PIT)
-        for (direction, bounds, scale), members in _by_options(checked).items():
-            prefixes = [(run, min(len(run["values"]) - 1, max(2, round(c * len(run["values"]))))) for run in members
-                        for c in cuts]  # fmt: skip
-            forecasts = extrapolate(
-                [run["values"][:n] for run, n in prefixes], epochs=[run["epochs"][:n] for run, n in prefixes],
-                max_epochs=[run["epochs"][-1] for run, _ in prefixes], direction=direction, bounds=bounds,
-                budget_scale=scale, model=model, calibration=None,
-            )  # fmt: skip
-            assert isinstance(forecasts, list)
-            for fc, (run, _) in zip(forecasts, prefixes, strict=True):
-                pit = fc._pit(run["values"][-1], rng)
-                assert fc._fraction is not None  # extrapolate sets it
-                pits.setdefault(group_of(fc._closed, scale), []).append((float(fc._fraction[-1]), pit))
+        pits = transforms(runs, model, cutoffs=cutoffs, seed=seed)
         levels = np.asarray(LEVELS)
         maps, counts = {}, {}
-        for group, pairs in pits.items():
-            if len(pairs) < min_runs:
+        for group in GROUPS:
+            mine = [t for t in pits if t.group == group]
+            if len(mine) < min_runs:
                 continue
-            r, p = np.asarray(pairs).T
+            r = np.array([t.fraction for t in mine])
+            p = np.array([t.pit for t in mine])
             nearest = np.abs(r[:, None] - cuts[None, :]).argmin(axis=1)
             pooled = _kernel_map(p, levels, smoothing, bandwidth)
             rows = [_kernel_map(p[nearest == j], levels, smoothing, bandwidth) if (nearest == j).sum() >= min_runs
@@ -260,6 +243,48 @@ class Calibration:
         """The calibration stored in a model's checkpoint config, or None."""
         data = predictor.config.get(CONFIG_KEY)
         return None if data is None else cls.from_dict(data, source=f"the model's config['{CONFIG_KEY}']")
+
+
+class Transform(NamedTuple):
+    """One forecast's probability integral transform: which run, its group, observed fraction and PIT."""
+
+    run: int
+    group: str
+    fraction: float
+    pit: float
+
+
+def transforms(
+    runs: Sequence[Mapping[str, Any]], model: Any = None, *, cutoffs: Sequence[float] = CUTOFFS, seed: int = 0
+) -> list[Transform]:
+    """The uncalibrated model's PIT of each finished run's final value, forecast from each cutoff of the run.
+
+    The arguments are those of :meth:`Calibration.fit` (which fits its maps on these); a run of n values is
+    cut after ``min(n - 1, max(2, round(c n)))`` of them. Useful to check a model's calibration on one's
+    own runs, or to validate a calibration on runs it was not fitted on.
+    """
+    from pfn.curves.forecast import extrapolate
+    from pfn.curves.models import DEFAULT_MODEL
+
+    model = DEFAULT_MODEL if model is None else model
+    cuts = _check_cutoffs(cutoffs)
+    checked = [_check_run(run, i) for i, run in enumerate(_run_list(runs))]
+    rng = np.random.default_rng(seed)
+    out = []
+    for (direction, bounds, scale), members in _by_options(checked).items():
+        prefixes = [(run, min(len(run["values"]) - 1, max(2, round(c * len(run["values"]))))) for run in members
+                    for c in cuts]  # fmt: skip
+        forecasts = extrapolate(
+            [run["values"][:n] for run, n in prefixes], epochs=[run["epochs"][:n] for run, n in prefixes],
+            max_epochs=[run["epochs"][-1] for run, _ in prefixes], direction=direction, bounds=bounds,
+            budget_scale=scale, model=model, calibration=None,
+        )  # fmt: skip
+        assert isinstance(forecasts, list)
+        for fc, (run, _) in zip(forecasts, prefixes, strict=True):
+            assert fc._fraction is not None  # extrapolate sets it
+            pit = fc._pit(run["values"][-1], rng)
+            out.append(Transform(run["index"], group_of(fc._closed, scale), float(fc._fraction[-1]), pit))
+    return out
 
 
 def resolve(calibration: Any, predictor: Any) -> Calibration | None:
@@ -345,7 +370,8 @@ def _check_run(run: Any, i: int) -> dict[str, Any]:
     _checked_budgets(values, epochs, epochs[-1], scale, f"runs[{i}]")
     loc, span, sign = _value_map(values, direction, bounds)
     _check_value_range(values, loc, span, sign, f"runs[{i}]['values']", "curve")
-    return {"values": values, "epochs": epochs, "direction": direction, "bounds": bounds, "budget_scale": scale}
+    return {"index": i, "values": values, "epochs": epochs, "direction": direction, "bounds": bounds,
+            "budget_scale": scale}  # fmt: skip
 
 
 def _by_options(runs: list[dict[str, Any]]) -> dict[tuple[Any, Any, Any], list[dict[str, Any]]]:
