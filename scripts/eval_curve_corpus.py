@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from curve_learners import load_corpus
-from eval_curves import NDIM, baseline_forecast, mixture_log_lik
+from eval_curves import NDIM, baseline_forecast, mixture_log_lik, with_uncalibrated
 from results import write_results
 from scipy.stats import norm
 
@@ -114,12 +114,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
-    models = {}  # row name -> (model, calibration): a model with a stored calibration also gets a row without it
-    for m in args.models:
-        name, model = Path(m).parent.name if m.endswith(".safetensors") else m, curves.load(m)
-        models[name] = (model, "auto")
-        if curves.Calibration.of_model(model) is not None:
-            models[f"{name} uncalibrated"] = (model, None)
+    models = with_uncalibrated(
+        {Path(m).parent.name if m.endswith(".safetensors") else m: curves.load(m) for m in args.models}
+    )
     bounded = [c for m in ("accuracy", "r2") for c in load_corpus(CORPUS, args.split, metric=m)]
     open_ = [c for m in ("log_loss", "mse") for c in load_corpus(CORPUS, args.split, metric=m)]
     kinds = ", ".join(f"{k} {sum(c['kind'] == k for c in bounded)}" for k in ("epoch", "iteration", "sample"))

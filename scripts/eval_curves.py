@@ -147,6 +147,17 @@ def mixture_log_lik(final: float, means: np.ndarray, sds: np.ndarray) -> float:
     return float(logsumexp(gauss_logpdf(final, means, sds)) - math.log(len(sds)))
 
 
+def with_uncalibrated(models: dict) -> dict:
+    """Row name -> (model, calibration argument): each model with its stored calibration ("auto"), and a model
+    that has one also without it (row "NAME uncalibrated", calibration None)."""
+    rows = {}
+    for name, model in models.items():
+        rows[name] = (model, "auto")
+        if curves.Calibration.of_model(model) is not None:
+            rows[f"{name} uncalibrated"] = (model, None)
+    return rows
+
+
 def score(method: str, t_obs: list[np.ndarray], y_obs: list[np.ndarray], final: np.ndarray, T: int, models, args,
           rng, scale: str = "linear") -> tuple[float, float, float]:  # fmt: skip
     """Mean log-likelihood and MSE of each curve's value at epoch T, and seconds per curve.
@@ -202,11 +213,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    models = {}  # row name -> (model, calibration): a model with a stored calibration also gets a row without it
-    for name in args.models:
-        models[name] = (curves.load(name), "auto")
-        if curves.Calibration.of_model(models[name][0]) is not None:
-            models[f"{name} uncalibrated"] = (models[name][0], None)
+    models = with_uncalibrated({name: curves.load(name) for name in args.models})
     lengths = {int(m.config["training"]["num_points"]) for m, _ in models.values()}
     if len(lengths) != 1:
         parser.error(f"--models must share one curve length, got {sorted(lengths)}")

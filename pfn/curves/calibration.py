@@ -165,11 +165,12 @@ class Calibration:
             r = np.array([t.fraction for t in mine])
             p = np.array([t.pit for t in mine])
             nearest = np.abs(r[:, None] - cuts[None, :]).argmin(axis=1)
+            per_cut = np.bincount(nearest, minlength=len(cuts))
             pooled = _kernel_map(p, levels, smoothing, bandwidth)
-            rows = [_kernel_map(p[nearest == j], levels, smoothing, bandwidth) if (nearest == j).sum() >= min_runs
-                    else pooled for j in range(len(cuts))]  # fmt: skip
+            rows = [_kernel_map(p[nearest == j], levels, smoothing, bandwidth) if per_cut[j] >= min_runs else pooled
+                    for j in range(len(cuts))]  # fmt: skip
             maps[group] = np.stack(rows)
-            counts[group] = [int((nearest == j).sum()) for j in range(len(cuts))]
+            counts[group] = per_cut.tolist()
         return cls(cuts, levels, maps, counts, description)
 
     # -- storing -----------------------------------------------------------------------------
