@@ -319,13 +319,9 @@ def _kernel_map(p: np.ndarray, levels: np.ndarray, smoothing: float, bandwidth: 
     ``levels`` (0 and 1 at the ends)."""
     h = silverman_bandwidth(p) if bandwidth is None else bandwidth
     inner = levels[1:-1]
-    cdf = norm_cdf((_logit(inner)[:, None] - _logit(p)[None, :]) / h).mean(axis=1)
+    z = torch.as_tensor((_logit(inner)[:, None] - _logit(p)[None, :]) / h, dtype=torch.float64)
+    cdf = torch.special.ndtr(z).numpy().mean(axis=1)
     return np.concatenate([[0.0], (1 - smoothing) * cdf + smoothing * inner, [1.0]])
-
-
-def norm_cdf(z: np.ndarray) -> np.ndarray:
-    """The standard normal cdf (torch's erfc, so that scipy is not needed at run time)."""
-    return 0.5 * torch.special.erfc(torch.as_tensor(-z / np.sqrt(2.0), dtype=torch.float64)).numpy()
 
 
 def _check_cutoffs(cutoffs: Sequence[float]) -> np.ndarray:
