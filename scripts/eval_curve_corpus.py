@@ -10,8 +10,9 @@ budgets) are forecast on the log budget axis, epoch- and iteration-wise ones on 
 
 Table 1, bounded metrics (accuracy and R^2, both in [0, 1], higher is better; a run's error curve is
 1 - its accuracy curve and would count it twice): every method, per cutoff, the mean log-likelihood of
-the final value (nats per curve), the MSE of the predictive mean, and how often the central 90% and
-50% intervals hold the final value.
+the final value (nats per curve), the MSE of the predictive mean, and how often the 90% and 50%
+intervals hold the final value (a Gaussian's central ones; the PFN's ``interval(level)``, with equal tails
+except next to an atom on a bound, where it ends at the bound and holds ``level``).
   pfn NAME   `pfn.curves.extrapolate` with a learning-curve model (bounds [0, 1]), with the calibration
              stored in it, if any (fitted on the tuning part: scripts/calibrate_curves.py), and without
              it ("uncalibrated")

@@ -13,7 +13,8 @@ in full, and the run itself up to a cutoff (10%, 25%, 50% of its epochs). Its fi
 
 Scores per cutoff: mean log-likelihood of the true final accuracy (nats per curve, density of the forecast
 censored at the bounds 0 and 1), its gain over the single-curve model with a standard error over curves, the
-coverage of the central 90% interval (the true value inside [5%, 95%] quantiles, ends included), and the median
+coverage of the 90% interval (``forecast.interval(0.9)``: the [5%, 95%] quantiles, or [10%, 100%] next to an
+atom of at least 5% at accuracy 1; the true value inside, ends included), and the median
 absolute error of the median. Writes docs/results/eval_search.md.
 """
 

@@ -152,6 +152,32 @@ def test_closed_bounds_censor_the_forecast(lc):
     np.testing.assert_array_less(np.abs(f.std - draws.std(0)), 5 * se_std + 1e-4)  # 1e-4: the cdf grid's step
 
 
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_an_interval_next_to_an_atom_holds_its_level(lc, direction):
+    """Near the top, the censored forecast has an atom on the bound heavier than 5%: the equal-tailed 90%
+    interval would hold 95% or more of 200k clipped draws from the uncensored model; the interval ends at the
+    bound and holds 90% within 5 binomial standard errors. A forecast far from the bounds keeps equal tails."""
+    import torch
+
+    high = np.array([0.95, 0.97, 0.98, 0.99, 0.995])
+    values = high if direction == "maximize" else 1 - high
+    f = curves.extrapolate(values, max_epochs=50, future_epochs=[10, 50], direction=direction, model=lc)
+    ref = direct(lc, (1 + 99 * np.arange(5) / 49) / 100, high, [(1 + 99 * 9 / 49) / 100, 1.0])
+    draws = np.clip(ref.sample(200_000, generator=torch.Generator().manual_seed(0)), 0, 1).astype(np.float64)
+    draws = draws if direction == "maximize" else 1 - draws
+    bound = 1.0 if direction == "maximize" else 0.0
+    atom = (draws == bound).mean(0)
+    assert (atom > 0.06).all()  # the atom holds more than the equal tail
+    lo, hi = f.interval(0.9)
+    np.testing.assert_array_equal(hi if direction == "maximize" else lo, bound)
+    held = ((draws >= lo) & (draws <= hi)).mean(0)
+    np.testing.assert_array_less(np.abs(held - 0.9), 5 * math.sqrt(0.9 * 0.1 / len(draws)))
+    middling = np.array([0.3, 0.4, 0.45, 0.5])
+    mid = curves.extrapolate(middling if direction == "maximize" else 1 - middling, max_epochs=50,
+                             future_epochs=[10, 50], direction=direction, model=lc)  # fmt: skip
+    np.testing.assert_allclose(np.stack(mid.interval(0.9)), mid.quantile([0.05, 0.95]).T, atol=1e-12)
+
+
 def test_infinite_best_and_thresholds(lc):
     f = curves.extrapolate(RISING, max_epochs=30, model=lc)
     assert f.cdf(math.inf)[0] == 1 and f.cdf(-math.inf)[0] == 0 and f.log_prob(math.inf)[0] == -math.inf

@@ -126,6 +126,10 @@ def check_forecast(f: curves.CurveForecast, bounds) -> None:
         assert (q <= upper + tol).all() and (f.mean <= upper + tol).all()
     p = f.probability_better_than(float(f.median[0]))
     assert ((p >= 0) & (p <= 1)).all()
+    lo, hi = f.interval(0.9)  # ordered, and holding at least 90%: P(lo <= V <= hi) = cdf(hi) - cdf(just below lo)
+    assert (lo <= hi).all()
+    below = f.cdf(lo - 1e-9 * np.maximum(1.0, np.abs(lo)))
+    assert (f.cdf(hi) - below >= 0.9 - 1e-6).all(), (lo, hi)
 
 
 def call_extrapolate(values, kwargs, model=MODEL):

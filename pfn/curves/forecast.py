@@ -163,11 +163,32 @@ class CurveForecast:
         return self._v(np.clip(u, *self._u_range))
 
     def interval(self, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-        """Central interval holding ``level`` (in (0, 1)) of the predictive mass: (lower, upper)."""
+        """Interval holding ``level`` (in (0, 1)) of the predictive mass at each epoch: (lower, upper).
+
+        Equal tails, ``(1 - level) / 2`` on each side, except next to an atom on a closed bound: an atom of
+        at least that much mass (say P(accuracy = 1)) lies inside the interval whole, so the interval ends
+        at that bound and leaves all of ``1 - level`` to the other tail. The equal-tailed interval would
+        then hold ``1 - (1 - level) / 2`` or more (95% for a "90%" interval); this one holds ``level``
+        wherever the predictive allows (an atom heavier than ``level`` alone holds more).
+        """
         lv = _number(level, "level")
         if not 0 < lv < 1:
             raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
-        return self.quantile(0.5 - lv / 2), self.quantile(0.5 + lv / 2)
+        alpha = 1 - lv
+        # model-scale (u, higher is better) quantiles at the equal tails and at each one-sided tail
+        q = np.clip(np.asarray(self._u.quantile([alpha / 2, 1 - alpha / 2, alpha, 1 - alpha]), np.float64),
+                    *self._u_range)  # fmt: skip
+        lower, upper = q[..., 0], q[..., 1]
+        a, b = self._u_range
+        none = np.zeros(self.epochs.shape)
+        worse_atom = self._cdf_u(np.full(self.epochs.shape, a)) if np.isfinite(a) else none  # P(U = a)
+        better_atom = 1 - self._cdf_u(np.full(self.epochs.shape, b), left=True) if np.isfinite(b) else none  # P(U = b)
+        at_worse = worse_atom >= alpha / 2  # the interval starts at the worse bound: [a, q(1 - alpha)]
+        at_better = ~at_worse & (better_atom >= alpha / 2)  # it ends at the better bound: [q(alpha), b]
+        lower = np.where(at_worse, a, np.where(at_better, q[..., 2], lower))
+        upper = np.where(at_worse, q[..., 3], np.where(at_better, b, upper))
+        ends = self._v(lower), self._v(upper)
+        return ends if self._sign > 0 else (ends[1], ends[0])
 
     def cdf(self, v: ArrayLike) -> np.ndarray:
         """P(value <= v) at each epoch; ``v`` a number (±inf allowed) or one per epoch."""
