@@ -4,7 +4,8 @@
 
 For each curve (length T, shared by the models) and cutoff c, every method sees the first round(c T)
 noisy values (clipped to [0, 1], as accuracies are; the same input for every method) and
-predicts the noisy value at epoch T. Reported per method and cutoff: mean
+predicts the noisy value at epoch T (clipped alike; a PFN's forecast is censored at 0 and 1, so it gives
+no density beyond them). Reported per method and cutoff: mean
 log-likelihood of the observed final value, MSE of the predictive mean, seconds per curve.
 Methods:
   pfn NAME   a learning-curve PFN (`pfn.curves.extrapolate`), one row per model in --models, and one
@@ -193,7 +194,7 @@ def table(name: str, sets: list[tuple[np.ndarray, np.ndarray]], T: int, models, 
             n = min(len(y) - 1, max(2, round(cut * len(y))))
             t_obs.append(t[:n])
             y_obs.append(np.clip(y[:n], 0.0, 1.0))
-            final.append(y[-1])
+            final.append(min(max(y[-1], 0.0), 1.0))
         methods = [m for name in args.methods for m in ([f"pfn {k}" for k in models] if name == "pfn" else [name])]
         for method in methods:
             ll, mse, sec = score(method, t_obs, y_obs, np.array(final), T, models, args, rng, scale)
