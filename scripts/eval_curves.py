@@ -1,6 +1,7 @@
 """Score learning-curve extrapolation against baselines on held-out prior curves.
 
     python scripts/eval_curves.py [--models lc lc-wide] [--curves 100] [--real scripts/data/real_curves.json]
+                                  [--methods pfn last power-law mcmc] [--results-name eval_curves]
 
 For each curve (length T, shared by the models) and cutoff c, every method sees the first round(c T)
 noisy values (clipped to [0, 1], as accuracies are; the same input for every method) and
@@ -212,6 +213,7 @@ def main() -> None:
     parser.add_argument("--mcmc-steps", type=int, default=1500)
     parser.add_argument("--methods", nargs="+", default=["pfn", "last", "power-law", "mcmc"])
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--results-name", default="eval_curves", help="the results file's name (docs/results/NAME.md)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     models = with_uncalibrated({name: curves.load(name) for name in args.models})
@@ -221,8 +223,10 @@ def main() -> None:
     T = lengths.pop()
     rng = np.random.default_rng(args.seed)
     grid = np.arange(1, T + 1, dtype=np.float64)
-    tables = [f"MCMC: emcee, {2 * NDIM + 2} walkers x {args.mcmc_steps} steps (first half discarded).", ""]
-    print(tables[0])
+    tables = []
+    if "mcmc" in args.methods:
+        tables = [f"MCMC: emcee, {2 * NDIM + 2} walkers x {args.mcmc_steps} steps (first half discarded).", ""]
+        print(tables[0])
     if args.curves:
         batch = LearningCurvePrior().sample(args.curves, T, 1, torch.Generator().manual_seed(args.seed))
         tables += table(f"held-out prior curves of {T} epochs", [(grid, y) for y in batch.y.double().numpy()], T,
@@ -241,7 +245,7 @@ def main() -> None:
         tables += table(
             "real sample-wise curves (digits MLP, training sets 16..1024)", sample_wise, T, models, args, rng, "log"
         )
-    write_results("eval_curves", "\n".join(tables), threads=1)
+    write_results(args.results_name, "\n".join(tables), threads=1)
 
 
 if __name__ == "__main__":

@@ -307,7 +307,7 @@ def test_the_search_pruner_prunes_diverged_runs_waits_for_min_epochs_and_keeps_w
     trial = study.ask(wide)
     trial.report(0.1, 1)
     with pytest.warns(PrunerWarning, match="7 parameters, more than the search model's 6"):
-        assert not SearchPruner(max_epochs=20, threshold=1.0, model=model).prune(study, study.trials[-1])
+        assert not SearchPruner(max_epochs=20, threshold=1.0, min_epochs=1, model=model).prune(study, study.trials[-1])
 
 
 def test_freeze_thaw_goes_on_when_the_run_at_the_best_possible_value_ends_below_it(model):
