@@ -71,11 +71,15 @@ def test_noise_is_gaussian_at_the_curves_level(runs):
     assert abs(z.var().item() - 1) < 5 * math.sqrt(2 / n)
 
 
-def test_experiment_lc_real_composes_its_four_components():
+def test_experiment_lc_real_composes_its_five_components_the_last_lc_pfns_own_prior():
     prior = experiment_prior("lc_real")
-    assert [type(p).__name__ for p in prior.priors] == ["LearningCurveRunPrior"] * 3 + ["LearningCurvePrior"]
+    assert [type(p).__name__ for p in prior.priors] == ["LearningCurveRunPrior"] * 3 + ["LearningCurvePrior"] * 2
+    assert prior.priors[-1].describe() == experiment_prior("lc").describe()
     batch = prior.sample(64, T, 1, torch.Generator().manual_seed(2))
-    assert batch.y.shape == (64, T) and (batch.y >= 0).all() and (batch.y <= 1).all()
+    assert batch.y.shape == (64, T) and torch.isfinite(batch.y).all()
+    for run_prior in prior.priors[:3]:  # LC-PFN's noise may leave [0, 1]; single runs stay inside
+        y = run_prior.sample(64, T, 1, torch.Generator().manual_seed(2)).y
+        assert (y >= 0).all() and (y <= 1).all()
 
 
 def test_arguments_are_checked():
