@@ -180,9 +180,7 @@ class CurveForecast:
                     *self._u_range)  # fmt: skip
         lower, upper = q[..., 0], q[..., 1]
         a, b = self._u_range
-        none = np.zeros(self.epochs.shape)
-        worse_atom = self._cdf_u(np.full(self.epochs.shape, a)) if np.isfinite(a) else none  # P(U = a)
-        better_atom = 1 - self._cdf_u(np.full(self.epochs.shape, b), left=True) if np.isfinite(b) else none  # P(U = b)
+        worse_atom, better_atom = self._atoms()
         at_worse = worse_atom >= alpha / 2  # the interval starts at the worse bound: [a, q(1 - alpha)]
         at_better = ~at_worse & (better_atom >= alpha / 2)  # it ends at the better bound: [q(alpha), b]
         lower = np.where(at_worse, a, np.where(at_better, q[..., 2], lower))
@@ -207,17 +205,26 @@ class CurveForecast:
         """P(the value is strictly better than ``v``) at each epoch, in the curve's direction."""
         return 1 - self._cdf_u(self._u_of(v, "v"))
 
+    def _atoms(self) -> tuple[np.ndarray, np.ndarray]:
+        """P(U = a) and P(U = b) at each epoch: the model's mass beyond each closed bound, which the censored
+        forecast puts on it (0 on an open side)."""
+        a, b = self._u_range
+        none = np.zeros(self.epochs.shape)
+        worse = self._model_cdf(np.full(self.epochs.shape, a)) if np.isfinite(a) else none
+        better = 1 - self._model_cdf(np.full(self.epochs.shape, b)) if np.isfinite(b) else none
+        return worse, better
+
     def _pit(self, v: float, rng: np.random.Generator) -> float:
         """The model's P(U <= u) of the value ``v`` at the last epoch; on a closed bound, where the censored
         forecast has an atom, a uniform draw across the atom's mass (a randomised PIT)."""
         u = float(self._u_of(v, "v")[-1])
         a, b = self._u_range
-        at = lambda x: float(self._model_cdf(np.full(self.epochs.shape, x))[-1])  # noqa: E731
+        worse, better = (float(atom[-1]) for atom in self._atoms())
         if u >= b:
-            return at(b) + rng.uniform() * (1 - at(b))
+            return 1 - better + rng.uniform() * better
         if u <= a:
-            return rng.uniform() * at(a)
-        return at(u)
+            return rng.uniform() * worse
+        return float(self._model_cdf(np.full(self.epochs.shape, u))[-1])
 
 
 def _steadily_worse(u: np.ndarray) -> bool:

@@ -207,8 +207,8 @@ MUTANTS = [
     dict(
         name="calibration_pit_ignores_the_atom",
         file="pfn/curves/forecast.py",
-        old="return at(b) + rng.uniform() * (1 - at(b))",
-        new="return at(b)",
+        old="return 1 - better + rng.uniform() * better",
+        new="return 1 - better",
         tests=CALIBRATION,
     ),
     dict(
