@@ -132,7 +132,7 @@ class LearningCurvePruner(_ForecastPruner):
     def __init__(
         self,
         max_epochs: float,
-        threshold: float = 0.05,
+        threshold: float = 0.02,
         min_epochs: int = 5,
         bounds: tuple[float | None, float | None] = (0.0, 1.0),
         budget_scale: str = "linear",

@@ -85,7 +85,14 @@ class PFNModule(L.LightningModule):
         """Compiles the transformer before training when ``compile`` is set."""
         if self.hparams["compile"] and stage == "fit":
             # Context and query counts change every step: compile for dynamic shapes from the start.
-            self.net.compile(backend=self.hparams["compile_backend"], dynamic=True)
+            backend = self.hparams["compile_backend"]
+            # Inductor's coalescing analysis for GPU kernel tiling does not handle dynamic shapes (torch 2.11
+            # aborts this model's compile with an AssertionError in tiling_utils); it only tunes tile shapes.
+            from torch._inductor import config as inductor_config
+
+            tiling = backend == "inductor" and hasattr(inductor_config.triton, "coalesce_tiling_analysis")
+            options = {"triton.coalesce_tiling_analysis": False} if tiling else None
+            self.net.compile(backend=backend, dynamic=True, options=options)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.init_from is not None:
