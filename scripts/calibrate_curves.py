@@ -39,7 +39,16 @@ from safetensors.torch import load_file
 
 from pfn import curves
 from pfn.checkpoint import read_config, write_checkpoint
-from pfn.curves.calibration import CONFIG_KEY, CUTOFFS, GROUPS, LEVELS, _kernel_map, _logit, transforms
+from pfn.curves.calibration import (
+    CONFIG_KEY,
+    CUTOFFS,
+    GROUPS,
+    LEVELS,
+    _kernel_map,
+    _logit,
+    nearest_cutoff,
+    transforms,
+)
 from pfn.pretrained import resolve
 
 CORPUS = Path(__file__).parent / "data" / "curve_corpus.json.gz"
@@ -107,7 +116,7 @@ def validate(tuning: list[dict], model: str, seed: int) -> str:
     for group in GROUPS:
         mine = [t for t in pits if t.group == group]
         p = np.array([t.pit for t in mine])
-        near = np.abs(np.array([t.fraction for t in mine])[:, None] - cuts[None, :]).argmin(axis=1)
+        near = nearest_cutoff(np.array([t.fraction for t in mine]), cuts)
         dataset = np.array([tuning[t.run]["dataset"] for t in mine])
         for name, estimate in ESTIMATORS.items():
             gain, in90, in50 = [], [], []

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pfn import curves
+from pfn.curves import calibration
 from pfn.curves.calibration import CONFIG_KEY, GROUPS, LEVELS, Calibration
 
 MODEL = curves.load("lc-wide")  # a model without a stored calibration
@@ -156,6 +157,24 @@ def test_round_trip_and_the_stored_calibration_is_used_by_default(tmp_path):
     plain = curves.extrapolate(values, max_epochs=30, model=path, calibration=None)
     np.testing.assert_allclose(auto.quantile([0.05, 0.5, 0.95]), explicit.quantile([0.05, 0.5, 0.95]), atol=1e-9)
     assert np.abs(plain.quantile([0.05, 0.95]) - auto.quantile([0.05, 0.95])).max() > 1e-3
+
+
+def test_auto_reads_the_calibration_the_model_stores_now():
+    """With calibration="auto" a model's stored maps are validated once, not per call; a replaced one is used."""
+    from pfn.checkpoint import read_config
+    from pfn.pretrained import resolve
+
+    model = curves.load(resolve("lc-wide"))
+    assert model is not MODEL and read_config(resolve("lc-wide")).get(CONFIG_KEY) is None
+    values, quantiles = [0.3, 0.45, 0.5, 0.56, 0.6], [0.05, 0.5, 0.95]
+    plain = curves.extrapolate(values, max_epochs=30, model=model).quantile(quantiles)
+    for table_row in (np.sqrt(LV), LV**2, np.sqrt(LV)):  # widening, narrowing, and back
+        model.config[CONFIG_KEY] = constant_map(table_row).to_dict()
+        auto = curves.extrapolate(values, max_epochs=30, model=model).quantile(quantiles)
+        explicit = curves.extrapolate(values, max_epochs=30, model=model, calibration=constant_map(table_row))
+        np.testing.assert_allclose(auto, explicit.quantile(quantiles), atol=1e-9)
+        assert np.abs(auto - plain).max() > 1e-3
+        assert calibration._stored(model) is calibration._stored(model)  # read once while it is unchanged
 
 
 def test_shipped_default_model_carries_a_calibration_for_every_group():

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,7 @@ class Calibration:
                 continue
             r = np.array([t.fraction for t in mine])
             p = np.array([t.pit for t in mine])
-            nearest = np.abs(r[:, None] - cuts[None, :]).argmin(axis=1)
+            nearest = nearest_cutoff(r, cuts)
             per_cut = np.bincount(nearest, minlength=len(cuts))
             pooled = _kernel_map(p, levels, smoothing, bandwidth)
             rows = [_kernel_map(p[nearest == j], levels, smoothing, bandwidth) if per_cut[j] >= min_runs else pooled
@@ -288,12 +289,31 @@ def transforms(
     return out
 
 
+# The calibration read from each loaded model's config, kept with the dict it was read from: "auto" on every
+# call of a forecast function then validates the stored maps once per model, not once per call.
+_READ: weakref.WeakKeyDictionary[Any, tuple[Any, Calibration | None]] = weakref.WeakKeyDictionary()
+
+
+def _stored(predictor: Any) -> Calibration | None:
+    data = predictor.config.get(CONFIG_KEY)
+    read = _READ.get(predictor)
+    if read is None or read[0] is not data:
+        read = (data, Calibration.of_model(predictor))
+        _READ[predictor] = read
+    return read[1]
+
+
+def nearest_cutoff(fractions: np.ndarray, cutoffs: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Index of the fitted cutoff nearest to each observed fraction: the map :meth:`Calibration.fit` fits it with."""
+    return np.abs(np.asarray(fractions, dtype=float)[:, None] - np.asarray(cutoffs)[None, :]).argmin(axis=1)
+
+
 def resolve(calibration: Any, predictor: Any) -> Calibration | None:
     """The ``calibration`` argument of the forecast functions as a Calibration or None."""
     if calibration is None or isinstance(calibration, Calibration):
         return calibration
     if isinstance(calibration, str) and calibration == "auto":
-        return Calibration.of_model(predictor)
+        return _stored(predictor)
     if isinstance(calibration, (str, os.PathLike)):
         return Calibration.load(calibration)
     raise ValueError(f'calibration must be "auto", None, a Calibration or a path to one, got {calibration!r}')

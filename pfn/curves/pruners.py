@@ -4,7 +4,7 @@
     from pfn.curves.pruners import LearningCurvePruner, SearchPruner
 
     study = optuna.create_study(direction="maximize",
-                                pruner=LearningCurvePruner(max_epochs=50, threshold=0.05, min_epochs=5))
+                                pruner=LearningCurvePruner(max_epochs=50, threshold=0.02, min_epochs=5))
     study = optuna.create_study(direction="maximize", pruner=SearchPruner(max_epochs=50, threshold=0.05))
 
 :class:`LearningCurvePruner` forecasts each trial's curve alone; :class:`SearchPruner` conditions
