@@ -168,7 +168,8 @@ def test_chunked_statistics_equal_whole_ones():
         lambda p: p.probability_of_improvement(y), lambda p: p.upper_confidence_bound(),
         lambda p: p.logits,
     ):  # fmt: skip
-        np.testing.assert_array_equal(stat(parts), stat(whole))
+        # equal up to the rounding of a matrix product over fewer rows (CPU kernels may sum in another order)
+        np.testing.assert_allclose(stat(parts), stat(whole), rtol=1e-12, atol=1e-12)
     # samples are drawn chunk by chunk (other draws, same distribution): P(Y <= y) within 5 binomial errors
     n = 20_000
     draws = parts.sample(n, generator=torch.Generator().manual_seed(1))

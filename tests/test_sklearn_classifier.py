@@ -318,7 +318,13 @@ def expected_failed_checks(estimator: PFNClassifier) -> dict[str, str]:
 )
 def test_scikit_learn_estimator_checks(estimator, check, model_path):
     # The model is trained by a fixture after collection, so the estimators are parametrised without one.
-    check(estimator.set_params(model=model_path))
+    model: str | pfn.Predictor = model_path
+    if check.func.__name__ == "check_methods_subset_invariance":
+        # Queries are predicted independently of each other, but float32 matrix kernels may round a row
+        # differently with another number of rows in the batch (1e-7 relative on some CPUs): the check's
+        # tolerance. In float64 the same forward pass differs by 1e-15 at most.
+        model = pfn.load(model_path, dtype="float64")
+    check(estimator.set_params(model=model))
 
 
 @pytest.mark.parametrize("name", sorted(expected_failed_checks(PFNClassifier())))
