@@ -12,7 +12,7 @@ what their method decides. Methods:
   asking the pruner at epochs CHECKS: no pruning (``none``), Optuna's MedianPruner (``median``, 5 startup
   trials, 3 warm-up epochs), SuccessiveHalvingPruner (``asha``) and HyperbandPruner (``hyperband``, min
   resource 1), pfn's LearningCurvePruner (``curve``, each curve alone, ``--curve-model``) and SearchPruner
-  (``search``, every trial's curve, ``--model``); both pfn pruners at their default threshold (0.02 and 0.05) and
+  (``search``, every trial's curve, ``--model``); both pfn pruners at their default threshold (0.02 and 0.1) and
   min_epochs (5 and 4) unless ``--threshold`` or ``--min-epochs`` is given, the single-curve one on its
   model's own forecasts unless ``--curve-calibration auto`` (the calibration stored in the model). The sampler proposes
   in the unit cube of the pool's space: ``random`` takes the pool in a seeded random order; ``tpe`` (Optuna's
@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--curve-model", default=curves.DEFAULT_MODEL, help="the single-curve model")
     parser.add_argument("--curve-calibration", choices=["auto", "none"], default="none",
                         help="the single-curve pruner's calibration: none (its default) or the model's")  # fmt: skip
-    parser.add_argument("--threshold", type=float, help="both pfn pruners' threshold (default: theirs, 0.02 and 0.05)")
+    parser.add_argument("--threshold", type=float, help="both pfn pruners' threshold (default: theirs, 0.02 and 0.1)")
     parser.add_argument("--min-epochs", type=int, help="both pfn pruners' min_epochs (default: theirs, 5 and 4)")
     parser.add_argument("--results-name", default="bench_search")
     parser.add_argument("--forecast-speed", action="store_true", help="time Search.forecast instead")
