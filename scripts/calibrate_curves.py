@@ -73,9 +73,9 @@ def table(cal: curves.Calibration) -> str:
         "| group | observed fraction | runs | " + " | ".join(f"PIT {q:.0%}" for q in QUANTILES) + " |",
         "|---|---:|---:|" + "---:|" * len(QUANTILES),
     ]
+    shown_rows = nearest_cutoff(np.asarray(SHOWN), cal.cutoffs)
     for group, maps in cal.maps.items():
-        for r in SHOWN:
-            j = int(np.abs(cal.cutoffs - r).argmin())
+        for j in shown_rows:
             inverse = np.interp(QUANTILES, maps[j], cal.levels)  # R^-1: where the q-th final value fell
             lines.append(f"| {group} | {cal.cutoffs[j]:.2f} | {cal.counts[group][j]} | "
                          + " | ".join(f"{v:.3f}" for v in inverse) + " |")  # fmt: skip
