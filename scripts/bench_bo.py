@@ -76,7 +76,7 @@ class Settings:
     model: str
     pfn_tag: str  # where PFN runs are stored: "pfn-<model stem>-<sha256 prefix>[-<output warp>]-<effort>"
     output_warp: str = "rank"  # PFNSampler's output_warp
-    effort: tuple[int, int, int] = (N_CANDIDATES, N_STARTS, STEPS)  # PFNSampler's candidates, starts, Adam steps
+    effort: tuple[int, int, int] = (N_CANDIDATES, N_STARTS, STEPS)  # PFNSampler's candidates, starts, steps
     jobs: int = 1  # runs in parallel, which slows each one down on a small machine
 
 
@@ -376,8 +376,8 @@ def setup_notes(samplers: list[str], settings: Settings) -> str:
     if "pfn" in samplers:
         notes += (
             f" PFNSampler's model: `{settings.model}`, output warp `{settings.output_warp}`, acquisition search of "
-            f"{settings.effort[0]} random candidates then {settings.effort[2]} Adam steps from the best "
-            f"{settings.effort[1]} (runs stored as "
+            f"{settings.effort[0]} random candidates then {settings.effort[2]} local-ascent steps from each "
+            f"of the best {settings.effort[1]} (runs stored as "
             f"`{settings.pfn_tag}`)."
         )
     if "gp" in samplers and importlib.util.find_spec("greenlet") is None:
@@ -516,7 +516,7 @@ def main() -> None:
         nargs=3,
         default=[N_CANDIDATES, N_STARTS, STEPS],
         metavar=("CANDIDATES", "STARTS", "STEPS"),
-        help="PFNSampler's acquisition search: random candidates, gradient-ascent starts, Adam steps per start",
+        help="PFNSampler's acquisition search: random candidates, local-ascent starts, steps per start",
     )
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")

@@ -73,6 +73,44 @@ def test_gradient_steps_improve_on_the_starting_candidates(model):
     assert ascended > start + 0.01
 
 
+def test_more_steps_never_find_a_lower_value(model):
+    """A step that does not raise a start's acquisition is undone, so with the same seed (the same
+    candidates and the same first steps) the value found cannot fall as steps are added."""
+    x, y = _data(12, 3, seed=3)
+    conditioned = model.condition(x, y)
+    best = float(y.max())
+
+    def acq(p):
+        return p.log_expected_improvement(best)
+
+    values = [maximize_acquisition(conditioned, acq, n_candidates=32, n_starts=3, steps=k,
+                                   generator=torch.Generator().manual_seed(4))[1] for k in range(9)]  # fmt: skip
+    assert all(later >= earlier for earlier, later in zip(values, values[1:], strict=False))
+    assert values[-1] > values[0]
+
+
+def test_an_optimum_on_a_face_of_the_cube_is_reached(model):
+    """Observations only at x0 <= 0.3 leave the upper confidence bound highest on the far face x0 = 1,
+    at an interior x1; along that face the reference is a dense grid of the same bound (brute force)."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(30, 2, generator=g, dtype=torch.float64) * torch.tensor([0.3, 1.0], dtype=torch.float64)
+    y = -4 * (x[:, 1] - 0.6) ** 2
+    conditioned = model.condition(x, y)
+
+    def acq(p):
+        return p.upper_confidence_bound(1.0)
+
+    point, value = maximize_acquisition(conditioned, acq, n_candidates=64, n_starts=4, steps=20,
+                                        generator=torch.Generator().manual_seed(6))  # fmt: skip
+    axis = torch.linspace(0, 1, 2001, dtype=torch.float64)
+    face = torch.stack([torch.ones_like(axis), axis], -1)
+    with torch.no_grad():
+        on_face = torch.as_tensor(acq(conditioned.predict(face)))
+    assert point[0] == 1.0  # exactly on the face, not outside it
+    assert value >= float(on_face.max()) - 1e-4
+    assert abs(float(point[1]) - float(axis[on_face.argmax()])) < 0.01
+
+
 # -- suggest ---------------------------------------------------------------------------------------------
 def test_suggest_is_reproducible_and_inside_the_cube(model):
     x, y = _data(12, 3)

@@ -2,7 +2,8 @@
 with no model fitting between evaluations.
 
 - :func:`suggest`, :func:`maximize_acquisition`: the next point(s) to evaluate in the unit cube, by
-  random candidates and multi-start gradient ascent of the exact log expected improvement (pure torch).
+  random candidates and a multi-start local ascent along the gradient of the exact log expected improvement
+  (pure torch).
 - :class:`PFNSampler` (needs ``optuna``): an Optuna sampler on top of :func:`suggest`.
 - :class:`PFNModel`, :class:`PFNPosterior`, :class:`PFNExpectedImprovement`,
   :class:`PFNLogExpectedImprovement` (need ``botorch``): a BoTorch model and exact acquisition functions.

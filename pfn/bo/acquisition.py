@@ -1,9 +1,12 @@
 """The next point to evaluate: maximise an acquisition function of a PFN's posterior over [0, 1]^d.
 
 Random candidates (uniform, plus perturbations of the best observed points) are scored in one pass
-of the fast inference path; the best few start a projected gradient ascent (Adam, clamped to the
-cube) on the differentiable path, all starts in one batch: queries never attend to each other, so
-the gradient of the summed acquisition is each start's own gradient.
+of the fast inference path; the best few start a local ascent on the differentiable path, all starts
+in one batch (queries never attend to each other, so the gradient of the summed acquisition is each
+start's own gradient). Each start steps along its normalised gradient (projected onto the cube) by
+its own step length, which grows after a step that raises the acquisition and shrinks after one that
+does not (that step is undone): every evaluation is a forward and backward pass of a few queries, whose
+cost is fixed overhead rather than arithmetic, so the search is built to need few of them.
 
 The default acquisition is the exact log expected improvement of the bar distribution
 (:meth:`PosteriorPredictive.log_expected_improvement`): finite, with useful gradients, far from the
@@ -19,8 +22,10 @@ import torch
 from pfn.inference import ConditionedPredictor, PosteriorPredictive, Predictor
 from pfn.types import Array, ArrayLike
 
-#: the acquisition search's default effort: random candidates, gradient-ascent starts, Adam steps per start
-N_CANDIDATES, N_STARTS, STEPS = 1024, 4, 25
+#: the acquisition search's default effort: random candidates, local-ascent starts, steps per start
+N_CANDIDATES, N_STARTS, STEPS = 384, 8, 5
+#: a start's step length is multiplied by GROW after a step that raises its acquisition, else by SHRINK
+GROW, SHRINK = 1.5, 0.4
 
 #: an acquisition function: the posterior predictive at m queries -> m values to maximise
 Acquisition = Callable[[PosteriorPredictive], Array]
@@ -64,20 +69,23 @@ def maximize_acquisition(
     n_candidates: int = N_CANDIDATES,
     n_starts: int = N_STARTS,
     steps: int = STEPS,
-    lr: float = 0.05,
+    step_size: float = 0.05,
     anchors: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, float]:
     """The point of the unit cube where ``acquisition`` is highest, found by random candidates then
-    multi-start projected gradient ascent.
+    a multi-start local ascent along the gradient.
 
     Args:
         conditioned: a predictor conditioned on the observations (one dataset, torch inputs).
         acquisition: maps the predictive at m points to m values (e.g. ``lambda p: p.log_expected_improvement(b)``).
         n_candidates: random candidates scored in one pass; half are perturbations of ``anchors`` when given.
-        n_starts: best candidates from which gradient ascent starts.
-        steps: Adam steps per start (0: the best candidate is returned).
-        lr: Adam's step size, in units of the cube's side.
+        n_starts: best candidates from which the local ascent starts.
+        steps: ascent steps per start (0: the best candidate is returned). Each step moves a start by its
+            step length along its normalised gradient (components pointing out of the cube dropped); a
+            step that raises the acquisition is kept and the length multiplied by ``GROW``, one that does
+            not is undone and the length multiplied by ``SHRINK``.
+        step_size: every start's first step length, in units of the cube's side.
         anchors: (k, d) points whose neighbourhoods are searched (e.g. the best points observed so far).
         generator: the random source, for reproducible suggestions.
 
@@ -86,34 +94,50 @@ def maximize_acquisition(
     """
     if conditioned.batched:
         raise ValueError("maximize_acquisition needs a predictor conditioned on one dataset, not a batch")
+    if isinstance(n_starts, bool) or not isinstance(n_starts, int) or n_starts < 1:
+        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if not step_size > 0:
+        raise ValueError(f"step_size must be positive, got {step_size!r}")
     d = conditioned.num_features
     candidates = _candidates(d, n_candidates, anchors, generator)  # (n, d)
     with torch.no_grad():
         scores = torch.as_tensor(acquisition(_predict(conditioned, candidates))).double()  # (n,)
     scores = torch.nan_to_num(scores, nan=-torch.inf)
     top = scores.topk(min(n_starts, len(scores))).indices
-    best_x, best_value = candidates[top].clone(), scores[top].clone()  # best point seen along each path
-    if steps <= 0:
-        return best_x[0], float(best_value[0])
+    if steps == 0:
+        return candidates[top[0]].clone(), float(scores[top[0]])
 
-    x = best_x.clone().requires_grad_(True)  # (starts, d)
-    optimizer = torch.optim.Adam([x], lr=lr)
-    for step in range(steps + 1):
-        value = torch.as_tensor(acquisition(_predict(conditioned, x, differentiable=True)))  # (starts,)
-        with torch.no_grad():  # remember each start's best iterate (the value is of x before this step)
-            better = torch.nan_to_num(value.detach(), nan=-torch.inf) > best_value
-            best_x[better], best_value[better] = x.detach()[better], value.detach()[better]
-        if step == steps:
-            break
-        optimizer.zero_grad()
-        (-value.sum()).backward()
-        assert x.grad is not None
-        x.grad.nan_to_num_(0.0, 0.0, 0.0)
-        optimizer.step()
-        with torch.no_grad():
-            x.clamp_(0.0, 1.0)
-    i = int(best_value.argmax())
-    return best_x[i], float(best_value[i])
+    x = candidates[top].clone()  # (starts, d): each start's best point so far
+    value, grad = _value_and_gradient(conditioned, acquisition, x)
+    length = torch.full((len(x), 1), float(step_size), dtype=torch.float64)
+    for _ in range(steps):
+        trial = (x + length * _ascent_direction(x, grad)).clamp(0.0, 1.0)
+        trial_value, trial_grad = _value_and_gradient(conditioned, acquisition, trial)
+        better = trial_value > value
+        x[better], value[better], grad[better] = trial[better], trial_value[better], trial_grad[better]
+        length = torch.where(better[:, None], length * GROW, length * SHRINK)
+    i = int(value.argmax())
+    return x[i], float(value[i])
+
+
+def _value_and_gradient(
+    conditioned: ConditionedPredictor, acquisition: Acquisition, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The acquisition at each row of ``x`` (m, d) and its gradient (m, d); NaN values count as -inf,
+    NaN gradients as 0."""
+    x = x.detach().clone().requires_grad_(True)
+    value = torch.as_tensor(acquisition(_predict(conditioned, x, differentiable=True)))  # (m,)
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    return torch.nan_to_num(value.detach().double(), nan=-torch.inf), torch.nan_to_num(grad, 0.0, 0.0, 0.0)
+
+
+def _ascent_direction(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Unit-length gradients (m, d) with the components that would leave the cube dropped (zero where none is left)."""
+    g = torch.where(((x <= 0) & (grad < 0)) | ((x >= 1) & (grad > 0)), torch.zeros_like(grad), grad)
+    norm = g.norm(dim=-1, keepdim=True)
+    return torch.where(norm > 0, g / norm.clamp_min(torch.finfo(g.dtype).tiny), torch.zeros_like(g))
 
 
 def suggest(
@@ -142,8 +166,8 @@ def suggest(
         acquisition: ``f(predictive, best) -> values`` to maximise, with ``best`` the best value
             observed in the direction of ``maximize``; default: the exact log expected improvement.
         n_candidates: random candidates scored in one pass (see :func:`maximize_acquisition`).
-        n_starts: best candidates from which gradient ascent starts.
-        steps: Adam steps per start.
+        n_starts: best candidates from which the local ascent starts.
+        steps: ascent steps per start.
         output_warp: map the observed values before conditioning: "rank" (the default: normal scores of
             their ranks, see :func:`warp_outputs`; the better choice on the benchmark of
             ``scripts/bench_bo.py``) or "none". The acquisition then works on the warped values.

@@ -48,8 +48,8 @@ class PFNSampler(optuna.samplers.BaseSampler):
         independent_sampler: for the startup trials and for parameters outside the shared search
             space (default: ``optuna.samplers.RandomSampler(seed)``).
         n_candidates: random candidates per suggestion (:func:`pfn.bo.maximize_acquisition`).
-        n_starts: candidates from which gradient ascent starts.
-        steps: Adam steps per start.
+        n_starts: candidates from which the local ascent starts.
+        steps: ascent steps per start.
         output_warp: map the objective values before conditioning: "rank" (the default: normal scores
             of their ranks, :func:`pfn.bo.warp_outputs`) or "none".
 

@@ -93,6 +93,9 @@ class DecodedLogits:
             yield slice(start, stop), self.decode(start, stop)
 
     def full(self) -> torch.Tensor:
+        m = self.shape[-2]
+        if 0 < m <= self.step:  # one chunk: the decoded tensor itself, not a copy
+            return self.decode(0, m)
         out = torch.empty(self.shape, dtype=self.dtype, device=self.device)
         for sl, logits in self.chunks():
             out[..., sl, :] = logits

@@ -55,6 +55,7 @@ class Predictor:
         self.device = _device(device)
         self.dtype = _dtype(dtype)
         self.net = net.to(self.device, self.dtype).eval()
+        self._weights = list(self.net.parameters())  # listed once: differentiable predictions freeze them per call
         self.output = output.to(self.device)
         self.config = config
         norm = config.get("normalization", {})
@@ -312,7 +313,7 @@ class ConditionedPredictor:
             ):
                 xg = x_test.to("cpu", torch.float64).reshape(xq.shape)  # differentiable, unlike xq
                 xg = _pad(stats.x(xg), p.num_features).to(p.device, p._net_dtype)
-                with _frozen(p.net):  # gradients flow to the queries, never into the weights
+                with _frozen(p._weights):  # gradients flow to the queries, never into the weights
                     parts = [p.net.decode(cache, xg[:, i : i + step]) for i in range(0, m, step)]
                     logits = (torch.cat(parts, dim=1) if parts else p.net.decode(cache, xg)).to(p._logits_dtype)
         loc, scale = stats.y_loc, stats.y_scale
@@ -348,9 +349,9 @@ class ConditionedPredictor:
 
 
 @contextlib.contextmanager
-def _frozen(net: torch.nn.Module) -> Iterator[None]:
+def _frozen(weights: list[torch.nn.Parameter]) -> Iterator[None]:
     """Parameters that build no graph inside the block (and are trainable again after it)."""
-    trainable = [w for w in net.parameters() if w.requires_grad]
+    trainable = [w for w in weights if w.requires_grad]
     try:
         for w in trainable:
             w.requires_grad_(False)

@@ -42,6 +42,7 @@ class BarDistribution(nn.Module):
             raise ValueError(f"tails must be one of {sorted(TAILS)}, got {tails!r}")
         self.tails = tails
         self.register_buffer("borders", borders)
+        self._terms: dict[tuple, torch.Tensor] = {}  # per-bin log gains of recent thresholds
 
     @classmethod
     def from_samples(
@@ -279,27 +280,48 @@ class BarDistribution(nn.Module):
     def log_expected_excess(self, logits: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
         """log E[max(Y - c, 0)], exactly and in log space: a logsumexp over bins of log p_k plus the log
         of each bin's excess, so it stays finite (with useful gradients) where the excess underflows."""
-        b = self._geometry(logits.dtype)[0]
-        left_tail, right_tail = self._tails(logits.dtype)
-        return _log_excess(torch.log_softmax(logits, dim=-1), b, left_tail, right_tail, c)
+        return _log_mean_exp(logits, self._log_gain_terms(_threshold(c, logits), mirrored=False))
 
     def log_expected_shortfall(self, logits: torch.Tensor, c: torch.Tensor | float) -> torch.Tensor:
         """log E[max(c - Y, 0)]: :meth:`log_expected_excess` of -Y over -c (bins and tails mirrored)."""
-        b = self._geometry(logits.dtype)[0]
-        left_tail, right_tail = self._tails(logits.dtype)
-        log_p = torch.log_softmax(logits, dim=-1).flip(-1)
-        return _log_excess(log_p, -b.flip(0), right_tail, left_tail, -torch.as_tensor(c))
+        return _log_mean_exp(logits, self._log_gain_terms(_threshold(c, logits), mirrored=True))
+
+    def _log_gain_terms(self, c: torch.Tensor, mirrored: bool) -> torch.Tensor:
+        """Each bin's log excess over ``c`` (..., K), or with ``mirrored`` its log shortfall below ``c``.
+        For one constant threshold the terms are remembered: an acquisition search asks for the same
+        incumbent many times."""
+        key = None
+        if c.numel() == 1 and not c.requires_grad:
+            key = (mirrored, c.dtype, c.device, torch.is_inference_mode_enabled(), float(c))
+            if key in self._terms:
+                return self._terms[key]
+        b = self._geometry(c.dtype)[0]
+        left_tail, right_tail = self._tails(c.dtype)
+        if mirrored:
+            terms = _log_excess_terms(-b.flip(0), right_tail, left_tail, -c).flip(-1)
+        else:
+            terms = _log_excess_terms(b, left_tail, right_tail, c)
+        if key is not None:
+            if len(self._terms) >= 16:
+                self._terms.clear()
+            self._terms[key] = terms
+        return terms
 
 
-def _log_excess(
-    log_p: torch.Tensor, b: torch.Tensor, left_tail: Tail, right_tail: Tail, c: torch.Tensor | float
-) -> torch.Tensor:
-    """log E[max(Y - c, 0)] for bin log masses ``log_p`` (..., K) over borders ``b`` with the given tails."""
-    c = torch.as_tensor(c, dtype=log_p.dtype, device=log_p.device).expand(log_p.shape[:-1])
+def _threshold(c: torch.Tensor | float, logits: torch.Tensor) -> torch.Tensor:
+    """``c`` with the queries' shape (..., m); a single value (1,) when it is one constant for all queries
+    (one dataset's incumbent), so that each bin's term is computed once."""
+    c = torch.as_tensor(c, dtype=logits.dtype, device=logits.device).expand(logits.shape[:-1])
     if c.numel() > 1 and not c.requires_grad and bool((c == c.reshape(-1)[0]).all()):
-        c = c.reshape(-1)[:1]  # one threshold for every query (one dataset's incumbent): each bin's term once
-    tiny = torch.finfo(log_p.dtype).tiny
-    neg_inf = torch.tensor(-math.inf, dtype=log_p.dtype, device=log_p.device)
+        return c.reshape(-1)[:1]
+    return c
+
+
+def _log_excess_terms(b: torch.Tensor, left_tail: Tail, right_tail: Tail, c: torch.Tensor) -> torch.Tensor:
+    """log E[max(Y - c, 0) | Y in bin k] (..., K) for borders ``b`` with the given tails; -inf where the
+    bin lies wholly below c."""
+    tiny = torch.finfo(b.dtype).tiny
+    neg_inf = torch.tensor(-math.inf, dtype=b.dtype, device=b.device)
     cc = c.unsqueeze(-1)
     lo, hi = b[1:-2], b[2:-1]
     w = hi - lo
@@ -316,5 +338,17 @@ def _log_excess(
     k = (b[1] - c).clamp_min(0)
     left_value = k - left_tail.mean() + left_tail.excess(k)
     left = torch.where((k > 0) & (left_value > 0), torch.log(left_value.clamp_min(tiny)), neg_inf)
-    terms = torch.cat([left.unsqueeze(-1), uniform, right.unsqueeze(-1)], dim=-1)
-    return torch.logsumexp(log_p + terms, dim=-1)
+    return torch.cat([left.unsqueeze(-1), uniform, right.unsqueeze(-1)], dim=-1)
+
+
+def _log_mean_exp(logits: torch.Tensor, terms: torch.Tensor) -> torch.Tensor:
+    """log sum_k softmax(logits)_k exp(terms_k) over the last axis, as logsumexp(logits + terms) -
+    logsumexp(logits). When one row of terms serves every query, only the bins where it is finite are
+    read (above an incumbent there are few), so the cost is one logsumexp over the logits."""
+    if terms.shape[:-1].numel() == 1:
+        t = terms.reshape(-1)
+        active = (t > -math.inf).nonzero().squeeze(-1)  # bins wholly on the wrong side add exp(-inf) = 0
+        weighted = torch.logsumexp(logits.index_select(-1, active) + t[active], dim=-1)
+    else:
+        weighted = torch.logsumexp(logits + terms, dim=-1)
+    return weighted - torch.logsumexp(logits, dim=-1)

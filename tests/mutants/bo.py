@@ -21,8 +21,8 @@ MUTANTS = [
     dict(
         name="log_ei_drops_the_right_tail",
         file="pfn/model/bar_distribution.py",
-        old="terms = torch.cat([left.unsqueeze(-1), uniform, right.unsqueeze(-1)], dim=-1)",
-        new="terms = torch.cat([left.unsqueeze(-1), uniform, neg_inf.expand_as(right).unsqueeze(-1)], dim=-1)",
+        old="return torch.cat([left.unsqueeze(-1), uniform, right.unsqueeze(-1)], dim=-1)",
+        new="return torch.cat([left.unsqueeze(-1), uniform, neg_inf.expand_as(right).unsqueeze(-1)], dim=-1)",
         tests=BO,
     ),
     dict(
@@ -36,15 +36,15 @@ MUTANTS = [
     dict(
         name="ascent_descends",
         file="pfn/bo/acquisition.py",
-        old="(-value.sum()).backward()",
-        new="value.sum().backward()",
+        old="trial = (x + length * _ascent_direction(x, grad)).clamp(0.0, 1.0)",
+        new="trial = (x - length * _ascent_direction(x, grad)).clamp(0.0, 1.0)",
         tests=FRONT,
     ),
     dict(
-        name="ascent_forgets_the_best_iterate",
+        name="ascent_keeps_steps_that_lower_the_value",
         file="pfn/bo/acquisition.py",
-        old="best_x[better], best_value[better] = x.detach()[better], value.detach()[better]",
-        new="best_x[better] = x.detach()[better]",
+        old="better = trial_value > value",
+        new="better = trial_value > -torch.inf",
         tests=FRONT,
     ),
     dict(
