@@ -181,6 +181,31 @@ def test_a_warped_search_sees_the_warped_incumbent(model):
         PFNSampler(model=model, output_warp="quantile")
 
 
+@st.composite
+def observations(draw):
+    """Any finite observations of 1-3 inputs in the unit cube: repeated points, tied or constant values,
+    magnitudes from 1e-12 to 1e12."""
+    d, n = draw(st.integers(1, 3)), draw(st.integers(0, 12))
+    unit = st.floats(0.0, 1.0, allow_nan=False) | st.sampled_from([0.0, 1.0])
+    x = draw(st.lists(st.lists(unit, min_size=d, max_size=d), min_size=n, max_size=n))
+    scale = draw(st.sampled_from([1e-12, 1.0, 1e12]))
+    y = draw(
+        st.lists(st.sampled_from([-1.0, 0.0, 2.0]) | st.floats(-1e3, 1e3, allow_nan=False), min_size=n, max_size=n)
+    )
+    return torch.tensor(x, dtype=torch.float64).reshape(n, d), scale * torch.tensor(y, dtype=torch.float64)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(data=observations(), maximize=st.booleans(), warp=st.sampled_from(["rank", "none"]), q=st.integers(1, 2))
+def test_any_finite_observations_give_reproducible_points_in_the_cube(model, data, maximize, warp, q):
+    x, y = data
+    effort = dict(n_candidates=16, n_starts=2, steps=2, output_warp=warp, maximize=maximize, q=q)
+    points = suggest(model, x, y, generator=torch.Generator().manual_seed(0), **effort)
+    assert points.shape == (q, x.shape[1]) and points.dtype == torch.float64
+    assert torch.isfinite(points).all() and (points >= 0).all() and (points <= 1).all()
+    assert torch.equal(points, suggest(model, x, y, generator=torch.Generator().manual_seed(0), **effort))
+
+
 def test_no_observations_give_a_random_point(model):
     p = suggest(model, torch.zeros(0, 2), torch.zeros(0), generator=torch.Generator().manual_seed(0))
     assert p.shape == (1, 2) and ((p >= 0) & (p <= 1)).all()
