@@ -111,6 +111,23 @@ def test_an_optimum_on_a_face_of_the_cube_is_reached(model):
     assert abs(float(point[1]) - float(axis[on_face.argmax()])) < 0.01
 
 
+def test_a_non_differentiable_acquisition_and_bad_search_settings_are_named(model):
+    x, y = _data(6, 2)
+    conditioned = model.condition(x, y)
+
+    def detached(p):
+        return p.mean.detach()
+
+    with pytest.raises(ValueError, match="acquisition must compute its values from the predictive"):
+        maximize_acquisition(conditioned, detached, n_candidates=8)
+    point, _ = maximize_acquisition(conditioned, detached, n_candidates=8, steps=0)  # candidates only: fine
+    assert ((point >= 0) & (point <= 1)).all()
+    for bad, match in [(dict(n_starts=0), "n_starts"), (dict(steps=-1), "steps"), (dict(steps=1.5), "steps"),
+                       (dict(step_size=0.0), "step_size")]:  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            maximize_acquisition(conditioned, lambda p: p.mean, n_candidates=8, **bad)
+
+
 # -- suggest ---------------------------------------------------------------------------------------------
 def test_suggest_is_reproducible_and_inside_the_cube(model):
     x, y = _data(12, 3)

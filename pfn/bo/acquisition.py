@@ -129,8 +129,14 @@ def _value_and_gradient(
     NaN gradients as 0."""
     x = x.detach().clone().requires_grad_(True)
     value = torch.as_tensor(acquisition(_predict(conditioned, x, differentiable=True)))  # (m,)
-    (grad,) = torch.autograd.grad(value.sum(), x)
-    return torch.nan_to_num(value.detach().double(), nan=-torch.inf), torch.nan_to_num(grad, 0.0, 0.0, 0.0)
+    if not value.requires_grad:
+        raise ValueError(
+            "acquisition must compute its values from the predictive with torch operations, so that they can be "
+            "differentiated with respect to the queries (or pass steps=0 to use the random candidates only)"
+        )
+    (grad,) = torch.autograd.grad(value.sum(), x, allow_unused=True)  # None: the values do not depend on x
+    grad = torch.zeros_like(x) if grad is None else torch.nan_to_num(grad, 0.0, 0.0, 0.0)
+    return torch.nan_to_num(value.detach().double(), nan=-torch.inf), grad
 
 
 def _ascent_direction(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
