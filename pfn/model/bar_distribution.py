@@ -293,8 +293,9 @@ class BarDistribution(nn.Module):
         key = None
         if c.numel() == 1 and not c.requires_grad:
             key = (mirrored, c.dtype, c.device, torch.is_inference_mode_enabled(), float(c))
-            if key in self._terms:
-                return self._terms[key]
+            remembered = self._terms.get(key)  # one lookup: another thread may clear the dict in between
+            if remembered is not None:
+                return remembered
         b = self._geometry(c.dtype)[0]
         left_tail, right_tail = self._tails(c.dtype)
         if mirrored:
