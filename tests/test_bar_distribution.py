@@ -223,6 +223,18 @@ def test_log_improvements_with_one_threshold_or_one_per_query(bar, logits):
             torch.testing.assert_close(per_query[j][i], expected[i], rtol=1e-9, atol=1e-12)
 
 
+def test_log_improvements_follow_borders_loaded_after_a_call():
+    """The per-bin terms of a threshold are remembered between calls; loading other borders (a checkpoint's)
+    must not leave the old ones in use: the reference is a distribution built with the new borders."""
+    logits = torch.randn(4, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    bar, other = BarDistribution(torch.linspace(-3, 3, 11)), BarDistribution(torch.linspace(-2, 5, 11))
+    for fn in ("log_expected_excess", "log_expected_shortfall"):
+        getattr(bar, fn)(logits, 0.5)  # remembered for 0.5
+    bar.load_state_dict(other.state_dict())
+    for fn in ("log_expected_excess", "log_expected_shortfall"):
+        torch.testing.assert_close(getattr(bar, fn)(logits, 0.5), getattr(other, fn)(logits, 0.5), rtol=0, atol=0)
+
+
 def test_a_uniform_share_spreads_bins_over_the_whole_range():
     """Borders of the mixture (1 - s) samples + s Uniform(min, max): the number of borders below t is about
     K F_mix(t), with F_mix computed by hand from the samples; s = 0 leaves the quantile borders as they were."""

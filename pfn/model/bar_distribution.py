@@ -292,7 +292,9 @@ class BarDistribution(nn.Module):
         incumbent many times."""
         key = None
         if c.numel() == 1 and not c.requires_grad:
-            key = (mirrored, c.dtype, c.device, torch.is_inference_mode_enabled(), float(c))
+            # the borders' storage and version too: load_state_dict or an in-place edit gives other terms
+            borders = (self.borders.data_ptr(), self.borders._version)
+            key = (mirrored, c.dtype, c.device, torch.is_inference_mode_enabled(), float(c), borders)
             remembered = self._terms.get(key)  # one lookup: another thread may clear the dict in between
             if remembered is not None:
                 return remembered
