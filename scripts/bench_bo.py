@@ -12,7 +12,7 @@ Levy 6-D, Rosenbrock 4-D and Styblinski-Tang 8-D. Samplers:
 - botorch: a BoTorch loop, SingleTaskGP (default priors, inputs scaled to [0, 1]^d, outcomes standardised)
   fitted by fit_gpytorch_mll, LogExpectedImprovement maximised by optimize_acqf (8 restarts, 512 raw samples);
 - pfn: pfn.bo.PFNSampler with the model ``--model`` (a shipped model's name or a checkpoint path) and the output
-  warp ``--output-warp`` (default rank, PFNSampler's default).
+  warp ``--output-warp`` (default power, PFNSampler's default).
 
 Every run starts with the same 10 uniform random points for a given seed (enqueued into the Optuna study, or
 evaluated first by the BoTorch loop), whatever the sampler; the later trials are the sampler's own. All samplers
@@ -56,7 +56,7 @@ import torch
 from bo_functions import DEFAULT, TestFunction, get
 from results import RESULTS_DIR, ROOT, write_results
 
-from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, STEPS
+from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, OUTPUT_WARPS, STEPS
 
 SAMPLERS = ("random", "tpe", "gp", "botorch", "pfn")
 STARTUP = 10  # random startup trials, the same points for every sampler
@@ -75,7 +75,7 @@ class Settings:
     trials: int
     model: str
     pfn_tag: str  # where PFN runs are stored: "pfn-<model stem>-<sha256 prefix>[-<output warp>]-<effort>"
-    output_warp: str = "rank"  # PFNSampler's output_warp
+    output_warp: str = "power"  # PFNSampler's output_warp
     effort: tuple[int, int, int] = (N_CANDIDATES, N_STARTS, STEPS)  # PFNSampler's candidates, starts, steps
     jobs: int = 1  # runs in parallel, which slows each one down on a small machine
 
@@ -509,7 +509,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=16, help="number of seeds: runs seeds 0 to N - 1")
     parser.add_argument("--trials", type=int, default=50, help=f"trials per run, the first {STARTUP} random")
     parser.add_argument("--model", default="bo", help="PFNSampler's model: a shipped model's name or a checkpoint")
-    parser.add_argument("--output-warp", default="rank", choices=["none", "rank"], help="PFNSampler's output_warp")
+    parser.add_argument("--output-warp", default="power", choices=list(OUTPUT_WARPS), help="PFNSampler's output_warp")
     parser.add_argument(
         "--effort",
         type=int,

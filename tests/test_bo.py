@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pfn
-from pfn.bo import maximize_acquisition, suggest, warp_outputs
+from pfn.bo import OUTPUT_WARPS, maximize_acquisition, suggest, warp_outputs
 from pfn.bo.acquisition import _select_context
 
 optuna = pytest.importorskip("optuna")
@@ -174,8 +174,32 @@ def test_rank_warp_gives_the_normal_scores_of_the_ranks():
     expected = stats.norm.ppf((stats.rankdata(y.numpy()) - 0.5) / len(y))  # ties share their mean rank
     np.testing.assert_allclose(warp_outputs(y, "rank").numpy(), expected, rtol=1e-12)
     assert torch.equal(warp_outputs(y, "none"), y)
-    with pytest.raises(ValueError, match="output_warp must be one of 'none', 'rank'"):
+    with pytest.raises(ValueError, match="output_warp must be one of 'none', 'power', 'rank'"):
         warp_outputs(y, "log")
+
+
+@pytest.mark.parametrize("sample", ["lognormal", "negative lognormal", "normal", "branin-like"])
+def test_power_warp_is_the_maximum_likelihood_yeo_johnson_transform(sample):
+    """scipy fits the exponent by Brent's method on the same standardised values; the warp's grid and
+    golden-section search must find the same exponent, so the same transformed values."""
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    y = {
+        "lognormal": rng.lognormal(size=30),
+        "negative lognormal": -rng.lognormal(size=30),
+        "normal": rng.normal(size=30),
+        "branin-like": np.array([0.4, 0.5, 1.0, 3.0, 10.0, 50.0, 300.0]),
+    }[sample]
+    expected, _ = stats.yeojohnson((y - y.mean()) / y.std(ddof=1))
+    np.testing.assert_allclose(warp_outputs(torch.tensor(y), "power").numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_power_warp_spreads_the_values_near_the_minimum_of_a_heavy_tailed_objective():
+    y = torch.tensor([0.4, 0.5, 1.0, 3.0, 10.0, 50.0, 300.0], dtype=torch.float64)
+    z, plain = warp_outputs(y, "power"), (y - y.mean()) / y.std()
+    # the gap between the two best values, as a share of the whole range, grows more than 5x (6.6x: lambda = -2.17)
+    assert (z[1] - z[0]) / (z.max() - z.min()) > 5 * (plain[1] - plain[0]) / (plain.max() - plain.min())
+    assert torch.equal(warp_outputs(torch.full((4,), 3.0, dtype=torch.float64), "power"), torch.zeros(4))
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
@@ -187,6 +211,19 @@ def test_rank_warp_keeps_the_order_and_the_incumbent(values):
     i, j = torch.meshgrid(torch.arange(len(y)), torch.arange(len(y)), indexing="ij")
     assert torch.equal(y[i] < y[j], z[i] < z[j]) and torch.equal(y[i] == y[j], z[i] == z[j])
     assert int(z.argmax()) in torch.nonzero(y == y.max()).flatten().tolist()
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.lists(st.floats(-1e6, 1e6) | st.sampled_from([0.0, 1.0]), min_size=1, max_size=40))
+def test_power_warp_is_finite_and_never_reverses_the_order(values):
+    """Values a float apart may merge after the transform; none may swap, and the best stays the best."""
+    y = torch.tensor(values, dtype=torch.float64)
+    z = warp_outputs(y, "power")
+    assert torch.isfinite(z).all()
+    i, j = torch.meshgrid(torch.arange(len(y)), torch.arange(len(y)), indexing="ij")
+    assert not (z[i][y[i] < y[j]] > z[j][y[i] < y[j]]).any()
+    assert torch.equal(z[y == y[i[0]]], z[y == y[i[0]]][:1].expand(int((y == y[i[0]]).sum())))  # ties stay tied
+    assert z[int(y.argmax())] == z.max() and z[int(y.argmin())] == z.min()
 
 
 def test_a_warped_search_sees_the_warped_incumbent(model):
@@ -213,7 +250,7 @@ def observations(draw):
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
-@given(data=observations(), maximize=st.booleans(), warp=st.sampled_from(["rank", "none"]), q=st.integers(1, 2))
+@given(data=observations(), maximize=st.booleans(), warp=st.sampled_from(OUTPUT_WARPS), q=st.integers(1, 2))
 def test_any_finite_observations_give_reproducible_points_in_the_cube(model, data, maximize, warp, q):
     x, y = data
     effort = dict(n_candidates=16, n_starts=2, steps=2, output_warp=warp, maximize=maximize, q=q)

@@ -50,8 +50,9 @@ class PFNSampler(optuna.samplers.BaseSampler):
         n_candidates: random candidates per suggestion (:func:`pfn.bo.maximize_acquisition`).
         n_starts: candidates from which the local ascent starts.
         steps: ascent steps per start.
-        output_warp: map the objective values before conditioning: "rank" (the default: normal scores
-            of their ranks, :func:`pfn.bo.warp_outputs`) or "none".
+        output_warp: map the objective values before conditioning (:func:`pfn.bo.warp_outputs`):
+            "power" (the default: a Yeo-Johnson transform fitted to them), "rank" (normal scores of
+            their ranks) or "none".
 
     Attributes:
         suggest_seconds: wall seconds of each model-based suggestion, in order.
@@ -67,7 +68,7 @@ class PFNSampler(optuna.samplers.BaseSampler):
         n_candidates: int = N_CANDIDATES,
         n_starts: int = N_STARTS,
         steps: int = STEPS,
-        output_warp: str = "rank",
+        output_warp: str = "power",
     ) -> None:
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 0:
             raise ValueError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")

@@ -104,6 +104,27 @@ MUTANTS = [
         tests=FRONT,
     ),
     dict(
+        name="power_warp_without_the_jacobian",
+        file="pfn/bo/acquisition.py",
+        old="(lam - 1) * (z.sign() * torch.log1p(z.abs())).sum()",
+        new="0 * (z.sign() * torch.log1p(z.abs())).sum()",
+        tests=FRONT,
+    ),
+    dict(
+        name="power_warp_parabola_steps_the_wrong_way",
+        file="pfn/bo/acquisition.py",
+        old="shift = 0.5 * (left - right) / curvature",
+        new="shift = -0.5 * (left - right) / curvature",
+        tests=FRONT,
+    ),
+    dict(
+        name="power_warp_only_standardises",
+        file="pfn/bo/acquisition.py",
+        old="        return _power_warp(y)\n",
+        new="        return (y - y.mean()) / y.std()\n",
+        tests=FRONT,
+    ),
+    dict(
         name="sampler_ignores_its_output_warp",
         file="pfn/bo/acquisition.py",
         old="    y = warp_outputs(y, output_warp)\n",
