@@ -96,15 +96,17 @@ def _power_warp(y: torch.Tensor) -> torch.Tensor:
 
 
 def _yeo_johnson(z: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-    """The Yeo-Johnson transform of z (n,) with each exponent of lam (k,): (k, n)."""
+    """The Yeo-Johnson transform of z (n,) with each exponent of lam (k,): (k, n). Each side of 0 is a
+    Box-Cox transform of 1 + |z|, with exponent lam above 0 and 2 - lam below (mirrored)."""
     lam = lam[:, None]
     up, down = torch.log1p(z.clamp_min(0)), torch.log1p((-z).clamp_min(0))
-    pos = torch.where(lam.abs() < 1e-12, up, torch.expm1(lam * up) / torch.where(lam.abs() < 1e-12, 1.0, lam))
-    mirror = 2 - lam
-    neg = torch.where(
-        mirror.abs() < 1e-12, down, torch.expm1(mirror * down) / torch.where(mirror.abs() < 1e-12, 1.0, mirror)
-    )
-    return torch.where(z >= 0, pos, -neg)
+    return torch.where(z >= 0, _box_cox_of_log(up, lam), -_box_cox_of_log(down, 2 - lam))
+
+
+def _box_cox_of_log(u: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """``(exp(lam u) - 1) / lam``, the Box-Cox transform of ``exp(u)``; ``u`` itself where lam is 0."""
+    zero = lam.abs() < 1e-12
+    return torch.where(zero, u, torch.expm1(lam * u) / torch.where(zero, 1.0, lam))
 
 
 def _yeo_johnson_loglik(z: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
