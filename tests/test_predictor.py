@@ -46,6 +46,26 @@ def test_cpu_encodes_datasets_in_groups_with_the_same_result(predictor, monkeypa
     np.testing.assert_allclose(grouped.mean, whole.mean, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("stored", [True, False])
+def test_one_shot_prediction_in_groups_equals_the_cached_one(predictor, monkeypatch, stored):
+    """predict(x, y, q) encodes and decodes one group of datasets at a time, never holding the whole context's
+    keys and values (stored logits), or encodes the whole context when the statistics decode the queries again
+    (logits not stored): either way its numbers are those of condition(x, y).predict(q), queries in chunks too."""
+    from pfn.inference import predictor as module
+
+    xs, ys, qs = (np.stack(a) for a in zip(*(dataset(seed=s) for s in range(7)), strict=True))
+    monkeypatch.setattr(module, "ENCODE_TOKENS", 2 * (xs.shape[1] + 1))
+    if not stored:
+        monkeypatch.setattr(module, "STORED_ELEMENTS", 1)
+    predictor.chunk_size = 4  # 6 queries: chunks of 4 and 2
+    one_shot = predictor.predict(xs, ys, qs)
+    cached = predictor.condition(xs, ys).predict(qs)
+    np.testing.assert_allclose(one_shot.quantile([0.1, 0.5, 0.9]), cached.quantile([0.1, 0.5, 0.9]), rtol=1e-5)
+    np.testing.assert_allclose(one_shot.log_prob(ys[:, :6]), cached.log_prob(ys[:, :6]), rtol=1e-5, atol=1e-5)
+    if stored:
+        np.testing.assert_allclose(one_shot.logits.numpy(), cached.logits.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_batch_equals_single_calls(predictor):
     xs, ys, qs = zip(*(dataset(seed=s) for s in range(3)), strict=True)
     batch = predictor.predict(np.stack(xs), np.stack(ys), np.stack(qs))

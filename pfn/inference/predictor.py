@@ -159,30 +159,39 @@ class Predictor:
             x_train: (n,) or (n, d) for one dataset, or (b, n, d) for a batch; n may be 0.
             y_train: (n,) or (b, n).
         """
+        return self._condition(x_train, y_train, encode=True)
+
+    @torch.inference_mode()
+    def _condition(self, x_train: ArrayLike, y_train: ArrayLike, encode: bool) -> ConditionedPredictor:
+        """The validated, normalised context; with ``encode=False`` its keys and values are computed
+        only when a prediction needs them (see ``ConditionedPredictor.cache``)."""
         numpy = not isinstance(x_train, torch.Tensor)
         xt, yt, batched = self._context(x_train, y_train)
-        b, n = xt.shape[:2]
+        stats = self.normalization.fit(xt, yt, scale_invariant=True)  # in float64, then cast
+        x_ctx = _pad(stats.x(xt), self.num_features).to(self.device, self._net_dtype)
+        y_ctx = stats.y(yt).to(self.device, self._net_dtype)
+        cache = self._encode(x_ctx, y_ctx) if encode else None
+        return ConditionedPredictor(self, (x_ctx, y_ctx), cache, stats, xt.shape[-1], batched, numpy)
+
+    def _encode_group(self, b: int, n: int) -> int:
+        """Datasets encoded at once. On a CPU, datasets go through in groups of about ``ENCODE_TOKENS``
+        tokens, whose activations stay in the processor's cache (many short contexts, such as learning
+        curves, encode faster); a GPU takes the whole batch at once."""
+        return b if self.device.type != "cpu" else max(1, ENCODE_TOKENS // (n + 1))
+
+    def _encode(self, x_ctx: torch.Tensor, y_ctx: torch.Tensor) -> KVCache:
+        """The context's keys and values, encoded group by group (``_encode_group``)."""
+        b, n = x_ctx.shape[:2]
         with memory_guard(
             f"encoding {b} dataset(s) of {n} context points on {self.device}",
             "pass fewer datasets per call or fewer context points",
         ):
-            stats = self.normalization.fit(xt, yt, scale_invariant=True)  # in float64, then cast
-            x_ctx = _pad(stats.x(xt), self.num_features).to(self.device, self._net_dtype)
-            y_ctx = stats.y(yt).to(self.device, self._net_dtype)
-            cache = self._encode(x_ctx, y_ctx)
-        return ConditionedPredictor(self, cache, stats, xt.shape[-1], batched, numpy)
-
-    def _encode(self, x_ctx: torch.Tensor, y_ctx: torch.Tensor) -> KVCache:
-        """The context's keys and values. On a CPU, datasets go through in groups of about
-        ``ENCODE_TOKENS`` tokens, whose activations stay in the processor's cache (many short contexts, such
-        as learning curves, encode faster); a GPU takes the whole batch at once."""
-        b, n = x_ctx.shape[:2]
-        group = b if self.device.type != "cpu" else max(1, ENCODE_TOKENS // (n + 1))
-        if group >= b:
-            return self.net.encode_context(x_ctx, y_ctx)
-        parts = [self.net.encode_context(x_ctx[i : i + group], y_ctx[i : i + group]) for i in range(0, b, group)]
-        layers = zip(*parts, strict=True)  # per layer: each group's (keys, values)
-        return [(torch.cat([k for k, _ in g]), torch.cat([v for _, v in g])) for g in layers]
+            group = self._encode_group(b, n)
+            if group >= b:
+                return self.net.encode_context(x_ctx, y_ctx)
+            parts = [self.net.encode_context(x_ctx[i : i + group], y_ctx[i : i + group]) for i in range(0, b, group)]
+            layers = zip(*parts, strict=True)  # per layer: each group's (keys, values)
+            return [(torch.cat([k for k, _ in g]), torch.cat([v for _, v in g])) for g in layers]
 
     def predict(
         self, x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, differentiable: bool = False
@@ -200,7 +209,8 @@ class Predictor:
             The predictive distribution of y at each test point (class probabilities for a
             classifier). NumPy in, NumPy out.
         """
-        return self.condition(x_train, y_train).predict(x_test, differentiable=differentiable)
+        conditioned = self._condition(x_train, y_train, encode=False)  # encoded as the prediction needs
+        return conditioned.predict(x_test, differentiable=differentiable)
 
     def __repr__(self) -> str:
         prior = self.config.get("prior", {}).get("name", "?")
@@ -214,12 +224,30 @@ class ConditionedPredictor:
     """
 
     def __init__(
-        self, predictor: Predictor, cache: KVCache, stats: ContextStatistics, d: int, batched: bool, numpy: bool
+        self,
+        predictor: Predictor,
+        context: tuple[torch.Tensor, torch.Tensor],
+        cache: KVCache | None,
+        stats: ContextStatistics,
+        d: int,
+        batched: bool,
+        numpy: bool,
     ):
-        self.predictor, self.cache, self.stats = predictor, cache, stats
+        self.predictor, self.stats = predictor, stats
+        self._context = context  # normalised x (b, n, D) and y (b, n), on the device in the network's dtype
+        self._cache = cache
         self.num_features, self.batched, self._numpy = d, batched, numpy
-        self.num_datasets = cache[0][0].shape[0]
+        self.num_datasets = context[0].shape[0]
         self._grad_copy: tuple[KVCache, ContextStatistics] | None = None
+
+    @property
+    def cache(self) -> KVCache:
+        """Keys and values of every layer for the whole context, (b, heads, n + 1, d_model / heads) each;
+        encoded on first use."""
+        if self._cache is None:
+            with torch.inference_mode():
+                self._cache = self.predictor._encode(*self._context)
+        return self._cache
 
     def _queries(self, x_test: ArrayLike) -> torch.Tensor:
         xq = _as_tensor(x_test, "x_test")
@@ -242,8 +270,8 @@ class ConditionedPredictor:
         p = self.predictor
         if p.chunk_size:
             return p.chunk_size
-        n_ctx = self.cache[0][0].shape[2]
-        heads = self.cache[0][0].shape[1]
+        n_ctx = self._context[0].shape[1] + 1  # the empty token as well
+        heads = p.net.config()["n_heads"]
         per_query = max(1, self.num_datasets) * max(heads * n_ctx, p.net.config()["d_ff"], p.net.num_bins)
         return max(1, min(m, CHUNK_ELEMENTS // per_query))
 
@@ -252,6 +280,25 @@ class ConditionedPredictor:
         p = self.predictor
         with torch.inference_mode():
             return p.net.decode(self.cache, xq[:, start:stop]).to(p._logits_dtype)
+
+    def _decode_in_groups(self, xq: torch.Tensor, step: int) -> torch.Tensor:
+        """Logits (b, m, K) of all queries xq (normalised), each group of datasets (``Predictor._encode_group``)
+        encoded, decoded and let go: the whole context's keys and values are never held at once, which
+        saves their memory and, on a CPU, the time to allocate and gather them."""
+        p = self.predictor
+        x_ctx, y_ctx = self._context
+        b, n = x_ctx.shape[:2]
+        group = p._encode_group(b, n)
+        parts = []
+        with memory_guard(
+            f"encoding {b} dataset(s) of {n} context points on {p.device}",
+            "pass fewer datasets per call or fewer context points",
+        ):
+            for rows in (slice(i, i + group) for i in range(0, b, group)):
+                cache = p.net.encode_context(x_ctx[rows], y_ctx[rows])
+                chunks = [p.net.decode(cache, xq[rows, j : j + step]) for j in range(0, xq.shape[1], step)]
+                parts.append(torch.cat([c.to(p._logits_dtype) for c in chunks], dim=1))
+        return torch.cat(parts)
 
     def predict(self, x_test: ArrayLike, differentiable: bool = False) -> PosteriorPredictive | ClassPredictive:
         """Posterior predictive at ``x_test``: (m,) or (m, d), or (b, m, d) for a batch.
@@ -335,9 +382,13 @@ class ConditionedPredictor:
         ):
             xq = _pad(self.stats.x(xq), p.num_features).to(p.device, p._net_dtype)
             shape = (b, m, p.net.num_bins)
-            source = DecodedLogits(lambda i, j: self._decode(xq, i, j), shape, p._logits_dtype, p.device, step)
             small = p.is_classifier or b * m * p.net.num_bins <= STORED_ELEMENTS
-            logits: torch.Tensor | DecodedLogits = source.full() if small else source
+            logits: torch.Tensor | DecodedLogits
+            if small and b * m > 0 and self._cache is None:  # a one-shot prediction: no cache is kept
+                logits = self._decode_in_groups(xq, step)
+            else:
+                source = DecodedLogits(lambda i, j: self._decode(xq, i, j), shape, p._logits_dtype, p.device, step)
+                logits = source.full() if small else source
         loc, scale = self.stats.y_loc, self.stats.y_scale  # float64, (b, 1)
         if not self.batched:
             logits = logits[0] if isinstance(logits, torch.Tensor) else _first_dataset(logits)

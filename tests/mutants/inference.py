@@ -52,6 +52,13 @@ MUTANTS = [
         tests=["tests/test_predictor.py::test_cpu_encodes_datasets_in_groups_with_the_same_result"],
     ),
     dict(
+        name="one_shot_groups_misordered",  # a one-shot prediction pairs a group's queries with other contexts
+        file=PREDICTOR,
+        old="cache = p.net.encode_context(x_ctx[rows], y_ctx[rows])",
+        new="cache = p.net.encode_context(x_ctx[rows].flip(0), y_ctx[rows].flip(0))",
+        tests=["tests/test_predictor.py::test_one_shot_prediction_in_groups_equals_the_cached_one"],
+    ),
+    dict(
         name="float64_logits_rounded",  # float64 logits cast to float32 on the way out
         file=PREDICTOR,
         old="return torch.float64 if self.dtype == torch.float64 else torch.float32",
