@@ -99,7 +99,7 @@ def main() -> None:
     gaps: dict[str, list[float]] = {s: [] for s in settings}
     millis: dict[str, list[float]] = {s: [] for s in settings}
     for i, (name, x, y) in enumerate(states):
-        yw = acq_search.warp_outputs(y, "power")
+        yw = acq_search.warp_outputs(y, acq_search.DEFAULT_OUTPUT_WARP)
         conditioned = predictor.condition(x, yw)
         best = float(yw.min())
 

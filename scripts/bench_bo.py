@@ -12,7 +12,7 @@ Levy 6-D, Rosenbrock 4-D and Styblinski-Tang 8-D. Samplers:
 - botorch: a BoTorch loop, SingleTaskGP (default priors, inputs scaled to [0, 1]^d, outcomes standardised)
   fitted by fit_gpytorch_mll, LogExpectedImprovement maximised by optimize_acqf (8 restarts, 512 raw samples);
 - pfn: pfn.bo.PFNSampler with the model ``--model`` (a shipped model's name or a checkpoint path) and the output
-  warp ``--output-warp`` (default power, PFNSampler's default).
+  warp ``--output-warp`` (default: PFNSampler's).
 
 Every run starts with the same 10 uniform random points for a given seed (enqueued into the Optuna study, or
 evaluated first by the BoTorch loop), whatever the sampler; the later trials are the sampler's own. All samplers
@@ -23,7 +23,8 @@ so far after every trial and the wall seconds of every suggest after the startup
 suggesting its parameters, or the BoTorch fit and acquisition optimisation). A stored run is reused, so the
 benchmark can be stopped, resumed in another session, or split over processes (``--jobs N``, or several
 invocations with different ``--functions``). PFN runs are stored under the model's file name and the start of its
-SHA-256, so a retrained model is run afresh. The report (docs/results/bench_bo.md) gives the simple regret
+SHA-256, then of the sources of PFNSampler and its acquisition search, its output warp and its search effort, so
+a retrained model or a changed search is run afresh. The report (docs/results/bench_bo.md) gives the simple regret
 (best value - known minimum) at 10, 25, 50 and ``--trials`` trials, the mean rank of each sampler, PFNSampler's
 paired win rates and one-sided Wilcoxon signed-rank p-values against each other sampler, and the median seconds
 per suggest; docs/results/bench_bo.png plots median regret with interquartile bands.
@@ -56,7 +57,7 @@ import torch
 from bo_functions import DEFAULT, TestFunction, get
 from results import RESULTS_DIR, ROOT, write_results
 
-from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, OUTPUT_WARPS, STEPS
+from pfn.bo.acquisition import DEFAULT_OUTPUT_WARP, N_CANDIDATES, N_STARTS, OUTPUT_WARPS, STEPS
 
 SAMPLERS = ("random", "tpe", "gp", "botorch", "pfn")
 STARTUP = 10  # random startup trials, the same points for every sampler
@@ -74,8 +75,8 @@ class Settings:
     out: Path
     trials: int
     model: str
-    pfn_tag: str  # where PFN runs are stored: "pfn-<model stem>-<sha256 prefix>[-<output warp>]-<effort>"
-    output_warp: str = "power"  # PFNSampler's output_warp
+    pfn_tag: str  # where PFN runs are stored: "pfn-<model stem>-<model sha>-<code sha>[-<output warp>]-<effort>"
+    output_warp: str = DEFAULT_OUTPUT_WARP  # PFNSampler's output_warp
     effort: tuple[int, int, int] = (N_CANDIDATES, N_STARTS, STEPS)  # PFNSampler's candidates, starts, steps
     jobs: int = 1  # runs in parallel, which slows each one down on a small machine
 
@@ -94,6 +95,15 @@ def model_tag(model: str, dim: int) -> str:
     if features < dim:
         raise ValueError(f"the model {model} takes at most {features} features, a function here has {dim}")
     return f"pfn-{path.stem}-{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"
+
+
+def search_code_tag() -> str:
+    """The start of the SHA-256 of PFNSampler's and its acquisition search's sources: runs made by other code
+    are not reused."""
+    from pfn.bo import acquisition, optuna_sampler
+
+    sources = b"".join(Path(module.__file__).read_bytes() for module in (acquisition, optuna_sampler))
+    return hashlib.sha256(sources).hexdigest()[:8]
 
 
 def run_path(run: Run, settings: Settings) -> Path:
@@ -509,7 +519,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=16, help="number of seeds: runs seeds 0 to N - 1")
     parser.add_argument("--trials", type=int, default=50, help=f"trials per run, the first {STARTUP} random")
     parser.add_argument("--model", default="bo", help="PFNSampler's model: a shipped model's name or a checkpoint")
-    parser.add_argument("--output-warp", default="power", choices=list(OUTPUT_WARPS), help="PFNSampler's output_warp")
+    parser.add_argument(
+        "--output-warp", default=DEFAULT_OUTPUT_WARP, choices=list(OUTPUT_WARPS), help="PFNSampler's output_warp"
+    )
     parser.add_argument(
         "--effort",
         type=int,
@@ -533,7 +545,7 @@ def main() -> None:
     samplers = args.samplers or (["gp", "pfn"] if suggest_mode else list(SAMPLERS))
     try:  # fail before anything runs
         dims = {name: get(name).dim for name in functions}
-        tag = model_tag(args.model, max(dims.values())) if "pfn" in samplers else ""
+        tag = f"{model_tag(args.model, max(dims.values()))}-{search_code_tag()}" if "pfn" in samplers else ""
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     if tag and args.output_warp != "none":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from pfn.bo.acquisition import OUTPUT_WARPS, maximize_acquisition, suggest, warp_outputs
+from pfn.bo.acquisition import DEFAULT_OUTPUT_WARP, OUTPUT_WARPS, maximize_acquisition, suggest, warp_outputs
 
 _LAZY = {
     "PFNSampler": "pfn.bo.optuna_sampler",
@@ -26,7 +26,7 @@ _LAZY = {
     "PFNLogExpectedImprovement": "pfn.bo.botorch_model",
 }
 
-__all__ = ["OUTPUT_WARPS", "maximize_acquisition", "suggest", "warp_outputs", *_LAZY]
+__all__ = ["DEFAULT_OUTPUT_WARP", "OUTPUT_WARPS", "maximize_acquisition", "suggest", "warp_outputs", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -31,6 +31,8 @@ GROW, SHRINK = 1.5, 0.4
 Acquisition = Callable[[PosteriorPredictive], Array]
 #: maps of the observed values before conditioning (see :func:`warp_outputs`)
 OUTPUT_WARPS = ("none", "power", "rank")
+#: the warp :func:`suggest` and ``PFNSampler`` use unless told otherwise
+DEFAULT_OUTPUT_WARP = "power"
 #: the exponents the "power" warp chooses from
 POWER_RANGE = (-3.0, 3.0)
 
@@ -225,7 +227,7 @@ def suggest(
     n_candidates: int = N_CANDIDATES,
     n_starts: int = N_STARTS,
     steps: int = STEPS,
-    output_warp: str = "power",
+    output_warp: str = DEFAULT_OUTPUT_WARP,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """The next ``q`` points to evaluate, in the unit cube, given observations ``(x_train, y_train)``.

@@ -30,7 +30,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("PFNSampler needs optuna: pip install 'pfn[bo]'") from error
 
-from pfn.bo.acquisition import N_CANDIDATES, N_STARTS, STEPS, check_output_warp, suggest
+from pfn.bo.acquisition import DEFAULT_OUTPUT_WARP, N_CANDIDATES, N_STARTS, STEPS, check_output_warp, suggest
 from pfn.inference import Predictor, load
 from pfn.optuna_space import from_unit, to_unit
 
@@ -68,7 +68,7 @@ class PFNSampler(optuna.samplers.BaseSampler):
         n_candidates: int = N_CANDIDATES,
         n_starts: int = N_STARTS,
         steps: int = STEPS,
-        output_warp: str = "power",
+        output_warp: str = DEFAULT_OUTPUT_WARP,
     ) -> None:
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 0:
             raise ValueError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
