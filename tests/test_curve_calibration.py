@@ -253,6 +253,23 @@ def test_recalibrated_logits_are_a_distribution_with_the_mapped_cdf(seed, power,
     assert cal.recalibrate(logits, "bounded/log", np.full(3, fraction)) is logits  # no map for this group
 
 
+def test_many_queries_are_recalibrated_block_by_block_each_at_its_own_fraction(monkeypatch):
+    """Queries (here 2 x 5) go through in blocks (of 3, so the last block is short): each query's cdf is still the
+    map at its own observed fraction applied to its own cdf, and the logits keep their shape."""
+    monkeypatch.setattr(calibration, "RECALIBRATE_QUERIES", 3)
+    logits = 4 * torch.randn(2, 5, 50, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    fraction = np.linspace(0.5, 0.9, 10).reshape(2, 5)
+    row = 0.98 * LV**3 + 0.02 * LV
+    cal = Calibration(np.array([0.5, 0.9]), LV, {"open/log": np.stack([row, LV])}, {"open/log": [1, 1]})
+    out = cal.recalibrate(logits, "open/log", fraction)
+    assert out.shape == logits.shape
+    old = torch.softmax(logits, -1).cumsum(-1).clamp(0, 1).numpy()
+    for i, j in np.ndindex(2, 5):
+        w = (fraction[i, j] - 0.5) / 0.4
+        expected = np.interp(old[i, j], LV, (1 - w) * row + w * LV)
+        np.testing.assert_allclose(torch.softmax(out[i, j], -1).cumsum(-1).numpy(), expected, atol=1e-9)
+
+
 def test_pruner_reads_its_calibration_at_once():
     pytest.importorskip("optuna")
     from pfn.pruners import LearningCurvePruner

@@ -58,6 +58,8 @@ CONFIG_KEY = "curve_calibration"
 LEVELS = (0.0, *(float(1 / (1 + np.exp(-z))) for z in np.linspace(-10.0, 10.0, 61)), 1.0)
 #: observed fractions at which maps are fitted by default
 CUTOFFS = tuple(round(0.05 * i, 2) for i in range(1, 20))
+#: queries recalibrated at once (see :meth:`Calibration.recalibrate`)
+RECALIBRATE_QUERIES = 256
 #: the groups of curves, each with its own map: "<bounded|open>/<linear|log>"
 GROUPS = ("bounded/linear", "bounded/log", "open/linear", "open/log")
 
@@ -97,13 +99,25 @@ class Calibration:
         """Bar-distribution logits (*queries, bins) with every bin's cdf value C replaced by R(C).
 
         ``fraction`` (shape ``queries``) is each query's observed fraction. A group without a map
-        returns ``logits`` unchanged.
+        returns ``logits`` unchanged. Queries go through in blocks of ``RECALIBRATE_QUERIES``, so the
+        float64 work arrays stay small however many curves are forecast at once.
         """
         if group not in self.maps:
             return logits
+        flat = logits.reshape(-1, logits.shape[-1])
+        r = np.broadcast_to(np.asarray(fraction, dtype=np.float64), logits.shape[:-1]).reshape(-1)
+        blocks = [
+            self._recalibrated_block(flat[i : i + RECALIBRATE_QUERIES], group, r[i : i + RECALIBRATE_QUERIES])
+            for i in range(0, flat.shape[0], RECALIBRATE_QUERIES)
+        ]
+        out = torch.cat(blocks) if blocks else flat
+        return out.reshape(logits.shape)
+
+    def _recalibrated_block(self, logits: torch.Tensor, group: str, fraction: np.ndarray) -> torch.Tensor:
+        """``recalibrate`` of logits (queries, bins) at observed fractions (queries,)."""
         probs = torch.softmax(logits.detach().cpu().double(), dim=-1)  # the maps are numpy: on the CPU
-        cdf = probs.cumsum(-1).clamp(0.0, 1.0).numpy()  # (*queries, bins): the cdf at each bin's upper border
-        rows = self._rows(group, fraction)  # (*queries, levels)
+        cdf = probs.cumsum(-1).clamp(0.0, 1.0).numpy()  # (queries, bins): the cdf at each bin's upper border
+        rows = self._rows(group, fraction)  # (queries, levels)
         k = np.clip(np.searchsorted(self.levels, cdf, side="right") - 1, 0, len(self.levels) - 2)
         lo, hi = self.levels[k], self.levels[k + 1]
         r_lo, r_hi = np.take_along_axis(rows, k, -1), np.take_along_axis(rows, k + 1, -1)

@@ -205,6 +205,13 @@ MUTANTS = [
         tests=CALIBRATION,
     ),
     dict(
+        name="calibration_blocks_reuse_the_first_fractions",  # every block of queries read the first block's fractions
+        file="pfn/curves/calibration.py",
+        old="group, r[i : i + RECALIBRATE_QUERIES])",
+        new="group, r[: len(flat[i : i + RECALIBRATE_QUERIES])])",
+        tests=CALIBRATION,
+    ),
+    dict(
         name="calibration_pit_ignores_the_atom",
         file="pfn/curves/forecast.py",
         old="return 1 - better + rng.uniform() * better",
