@@ -8,7 +8,10 @@ runs), each forecast at its final budget, all in one call (the model batches the
 the median seconds per call and per curve over ``--repeats`` calls after one warm-up, on one thread, for
 each model in each network dtype (``pfn.load(name, dtype=...)``; bfloat16 pays off on CPUs with bfloat16
 matrix units such as Intel AMX), and the memory one call adds: each model and dtype runs in a fresh
-subprocess, whose peak resident set size is read before and after its first call.
+subprocess, whose peak resident set size is read before and after its first call. The last column compares
+the network pass of a one-shot ``predictor.predict`` (which encodes and decodes a group of curves at a time) with
+``predictor.condition(...).predict(...)`` (which keeps every curve's keys and values) on the same inputs: the
+median ratio of their times over ``--repeats`` interleaved pairs.
 """
 
 from __future__ import annotations
@@ -47,7 +50,18 @@ def measure(name: str, dtype: str, num_curves: int, points: int, repeats: int) -
         start = time.perf_counter()
         curves.extrapolate(values, max_epochs=2 * points, model=model)
         times.append(time.perf_counter() - start)
-    return {"seconds": statistics.median(times), "loglik": loglik, "peak_mib": peak}
+    # the network pass alone: cached (condition, then predict) against one-shot, interleaved
+    k = min(points, model.max_context or points)  # what extrapolate passes on (it thins longer curves)
+    x = torch.linspace(0, 0.5, k).expand(num_curves, k)[..., None]
+    u, xq = torch.as_tensor(values)[:, :k], torch.ones(num_curves, 1, 1)
+    ratios = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.condition(x, u).predict(xq)
+        middle = time.perf_counter()
+        model.predict(x, u, xq)
+        ratios.append((middle - start) / (time.perf_counter() - middle))
+    return {"seconds": statistics.median(times), "loglik": loglik, "peak_mib": peak, "ratio": statistics.median(ratios)}
 
 
 def main() -> None:
@@ -66,16 +80,18 @@ def main() -> None:
              f"in one `extrapolate` call (with the model's stored calibration, if it has one: lc-real); median of "
              f"{args.repeats} calls after a warm-up. Log-likelihood: the mean log density the forecast gives each "
              "curve's value at that budget (nats). Added memory: the rise of the peak resident set size of a fresh "
-             "process over the first call.", "",
-             "| model | dtype | seconds per call | ms per curve | log-likelihood | added memory (MiB) |",
-             "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+             "process over the first call. Cached / one-shot: see the script's docstring.", "",
+             "| model | dtype | seconds per call | ms per curve | log-likelihood | added memory (MiB) "
+             "| cached / one-shot |",
+             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name, dtype in itertools.product(args.models, args.dtypes):
         child = [sys.executable, __file__, "--child", name, dtype, "--curves", str(args.curves),
                  "--points", str(args.points), "--repeats", str(args.repeats)]  # fmt: skip
         r = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
         t = r["seconds"]
         lines.append(
-            f"| {name} | {dtype} | {t:.3f} | {1e3 * t / args.curves:.3f} | {r['loglik']:.4f} | {r['peak_mib']:.0f} |"
+            f"| {name} | {dtype} | {t:.3f} | {1e3 * t / args.curves:.3f} | {r['loglik']:.4f} | {r['peak_mib']:.0f} "
+            f"| {r['ratio']:.2f} |"
         )
         print(lines[-1], flush=True)
     print("\n".join(lines))
