@@ -15,7 +15,7 @@ import pytest
 
 import pfn
 from pfn import curves
-from pfn.curves.forecast import _CurveMap
+from pfn.curves.inputs import _CurveMap
 from pfn.inference.predictor import Predictor
 
 RISING = [0.40, 0.52, 0.60, 0.65, 0.69, 0.71, 0.73, 0.74]

@@ -55,15 +55,9 @@ that do not increase, a wrong type.
 
 from pfn.curves.calibration import Calibration
 from pfn.curves.checks import BUDGET_SCALES, DIRECTIONS
-from pfn.curves.forecast import (
-    CurveForecast,
-    extrapolate,
-    gets_steadily_worse,
-    probability_of_beating,
-    should_stop,
-    thin,
-)
+from pfn.curves.forecast import CurveForecast, extrapolate, probability_of_beating, should_stop
 from pfn.curves.freeze_thaw import FreezeThawResult, freeze_thaw
+from pfn.curves.inputs import gets_steadily_worse, thin
 from pfn.curves.models import CURVE_PRIORS, DEFAULT_MODEL, load, max_points
 from pfn.curves.search import DEFAULT_SEARCH_MODEL, SEARCH_PRIOR, Search, fit_context, load_search_model
 

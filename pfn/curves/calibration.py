@@ -378,7 +378,7 @@ def _run_list(runs: Any) -> list[Any]:
 def _check_run(run: Any, i: int) -> dict[str, Any]:
     """A run's values and budgets as float arrays and its options (checked again by extrapolate)."""
     from pfn.curves.checks import BUDGET_SCALES, DIRECTIONS, _check_bounds, _choice, _numbers
-    from pfn.curves.forecast import _check_value_range, _checked_budgets, _value_map
+    from pfn.curves.inputs import _check_value_range, _checked_budgets, _value_map
 
     if not isinstance(run, Mapping) or "values" not in run:
         raise ValueError(f"runs[{i}] must be a mapping with 'values', got {type(run).__name__}")

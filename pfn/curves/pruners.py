@@ -27,7 +27,8 @@ import numpy as np
 from pfn.curves.calibration import Calibration
 from pfn.curves.calibration import resolve as resolve_calibration
 from pfn.curves.checks import BUDGET_SCALES, _check_bounds, _check_threshold, _choice, _number
-from pfn.curves.forecast import gets_steadily_worse, probability_of_beating
+from pfn.curves.forecast import probability_of_beating
+from pfn.curves.inputs import gets_steadily_worse
 from pfn.curves.models import DEFAULT_MODEL, _model
 from pfn.curves.search import DEFAULT_SEARCH_MODEL, Search, load_search_model
 from pfn.inference.predictor import Predictor

@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from pfn.curves.checks import DIRECTIONS, Bounds, _check_bounds, _choice, _is_scalar_like, _number, _numbers
-from pfn.curves.forecast import CurveForecast, _check_value_range, _thin_indices, _value_map
+from pfn.curves.forecast import CurveForecast
+from pfn.curves.inputs import _check_value_range, _thin_indices, _value_map
 from pfn.curves.models import _cached
 from pfn.inference.predictive import PosteriorPredictive
 from pfn.inference.predictor import ConditionedPredictor, Predictor
