@@ -7,7 +7,7 @@ Curves of ``--points`` observed values (drawn from the lc_real prior, so the val
 runs), each forecast at its final budget, all in one call (the model batches them). Prints and writes
 the median seconds per call and per curve over ``--repeats`` calls after one warm-up, on one thread, for
 each model in each network dtype (``pfn.load(name, dtype=...)``; bfloat16 pays off on CPUs with bfloat16
-matrix units such as Intel AMX), and the memory one call adds: each model and dtype runs in a fresh
+instructions such as AVX-512 BF16 or Intel AMX), and the memory one call adds: each model and dtype runs in a fresh
 subprocess, whose peak resident set size is read before and after its first call. The last column compares
 the network pass of a one-shot ``predictor.predict`` (which encodes and decodes a group of curves at a time) with
 ``predictor.condition(...).predict(...)`` (which keeps every curve's keys and values) on the same inputs: the

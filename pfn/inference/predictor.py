@@ -456,8 +456,8 @@ def load(
         device: "cpu", "cuda" (or "cuda:N") or "mps".
         dtype: "float32" (default), "float64", or "bfloat16": the network's weights and activations in
             that type (statistics are always computed in float32 or float64). bfloat16 is faster on GPUs
-            and on CPUs with bfloat16 matrix units (Intel AMX), slower on other CPUs, and rounds the logits
-            to about 3 significant digits.
+            and on CPUs with bfloat16 instructions (AVX-512 BF16, Intel AMX), slower on other CPUs, and
+            rounds the logits to about 3 significant digits.
 
     Loading never unpickles: the file holds only tensors and a JSON description.
     """
