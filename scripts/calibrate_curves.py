@@ -21,8 +21,9 @@ maps are fitted on the other datasets' PITs (per group and observed fraction, as
 and scored on the held-back dataset's PITs by the mean log density ratio log R'(PIT) (the gain in
 log-likelihood over the uncalibrated model, nats per forecast) and by how often R(PIT) falls in the
 central 90% and 50% (the coverage of the recalibrated intervals). Estimators: the empirical cdf at the
-stored levels, and the Gaussian kernel on the log-odds with the standard-deviation rule's bandwidth and
-with the robust rule's (the default). Writes docs/results/calibrate_curves_validation.md.
+stored levels, the Gaussian kernel on the log-odds with the standard-deviation rule's bandwidth and
+with the robust rule's (the default), and the latter with the log-odds drawn in towards their median so
+that the smoothing does not widen their spread. Writes docs/results/calibrate_curves_validation.md.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from pfn.curves.calibration import (
     _kernel_map,
     _logit,
     nearest_cutoff,
+    silverman_bandwidth,
     transforms,
 )
 from pfn.pretrained import resolve
@@ -93,10 +95,20 @@ def empirical_map(p: np.ndarray, levels: np.ndarray, smoothing: float = 0.02) ->
     return (1 - smoothing) * ecdf + smoothing * levels
 
 
+def spread_corrected_map(p: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The default kernel map of the PITs' log-odds drawn in towards their median by sqrt(1 - h^2 / s^2) (h the
+    bandwidth, s the robust spread IQR / 1.349), so that smoothing does not widen the spread (Jones, 1991)."""
+    z, h = _logit(p), silverman_bandwidth(p)
+    median, spread = float(np.median(z)), float(np.subtract(*np.percentile(z, [75, 25]))) / 1.349
+    shrunk = median + (z - median) * np.sqrt(max(0.0, 1 - h**2 / max(spread**2, 1e-12)))
+    return _kernel_map(1 / (1 + np.exp(-shrunk)), levels, 0.02, h)
+
+
 ESTIMATORS = {
     "empirical cdf": lambda p, lv: empirical_map(p, lv),
     "kernel, sd bandwidth": lambda p, lv: _kernel_map(p, lv, 0.02, sd_bandwidth(p)),
     "kernel, robust bandwidth (default)": lambda p, lv: _kernel_map(p, lv, 0.02, None),
+    "kernel, robust bandwidth, spread-corrected": spread_corrected_map,
 }
 
 
