@@ -220,7 +220,8 @@ class Predictor:
 class ConditionedPredictor:
     """A predictor with its context encoded (keys and values of every layer cached).
 
-    Made by :meth:`Predictor.condition`; ``predict(x_test)`` costs only the queries' share.
+    Made by :meth:`Predictor.condition`; ``predict(x_test)`` costs only the queries' share. (A one-shot
+    :meth:`Predictor.predict` makes one whose context is encoded only as its prediction needs it.)
     """
 
     def __init__(
