@@ -179,13 +179,17 @@ class Predictor:
         curves, encode faster); a GPU takes the whole batch at once."""
         return b if self.device.type != "cpu" else max(1, ENCODE_TOKENS // (n + 1))
 
+    def _encoding_guard(self, b: int, n: int) -> contextlib.AbstractContextManager[None]:
+        """A MemoryError that says what to reduce if encoding b contexts of n points runs out of memory."""
+        return memory_guard(
+            f"encoding {b} dataset(s) of {n} context points on {self.device}",
+            "pass fewer datasets per call or fewer context points",
+        )
+
     def _encode(self, x_ctx: torch.Tensor, y_ctx: torch.Tensor) -> KVCache:
         """The context's keys and values, encoded group by group (``_encode_group``)."""
         b, n = x_ctx.shape[:2]
-        with memory_guard(
-            f"encoding {b} dataset(s) of {n} context points on {self.device}",
-            "pass fewer datasets per call or fewer context points",
-        ):
+        with self._encoding_guard(b, n):
             group = self._encode_group(b, n)
             if group >= b:
                 return self.net.encode_context(x_ctx, y_ctx)
@@ -291,10 +295,7 @@ class ConditionedPredictor:
         b, n = x_ctx.shape[:2]
         group = p._encode_group(b, n)
         parts = []
-        with memory_guard(
-            f"encoding {b} dataset(s) of {n} context points on {p.device}",
-            "pass fewer datasets per call or fewer context points",
-        ):
+        with p._encoding_guard(b, n):
             for rows in (slice(i, i + group) for i in range(0, b, group)):
                 cache = p.net.encode_context(x_ctx[rows], y_ctx[rows])
                 chunks = [p.net.decode(cache, xq[rows, j : j + step]) for j in range(0, xq.shape[1], step)]
