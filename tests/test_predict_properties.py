@@ -121,6 +121,28 @@ def test_any_numeric_array_like_predicts_as_float64_numpy(name, data):
     np.testing.assert_array_equal(predictor.condition(xt, yt).predict(xq).std, ref.std)
 
 
+@pytest.mark.parametrize("name", MODELS)
+@settings(max_examples=15, **SETTINGS)
+@given(data=st.data())
+def test_one_shot_prediction_in_groups_equals_the_cached_one(name, data):
+    """However a batch is split into groups of datasets (a one-shot predict encodes and decodes one group at a
+    time), every statistic is that of the whole context encoded once, up to float32 rounding."""
+    from pfn.inference import predictor as module
+
+    predictor = model(name)
+    xt, yt, xq = data.draw(datasets(name, batched=True))
+    b, n = xt.shape[:2]
+    group = data.draw(st.integers(1, b), label="datasets per group")
+    cached = predictor.condition(xt, yt).predict(xq)
+    saved, module.ENCODE_TOKENS = module.ENCODE_TOKENS, group * (n + 1)
+    try:
+        grouped = predictor.predict(xt, yt, xq)
+    finally:
+        module.ENCODE_TOKENS = saved
+    np.testing.assert_allclose(grouped.mean, cached.mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grouped.quantile([0.1, 0.9]), cached.quantile([0.1, 0.9]), rtol=1e-5, atol=1e-6)
+
+
 @settings(max_examples=15, **SETTINGS)
 @given(data=st.data())
 def test_integer_inputs_predict_as_their_float_values(data):

@@ -56,7 +56,10 @@ MUTANTS = [
         file=PREDICTOR,
         old="cache = p.net.encode_context(x_ctx[rows], y_ctx[rows])",
         new="cache = p.net.encode_context(x_ctx[rows].flip(0), y_ctx[rows].flip(0))",
-        tests=["tests/test_predictor.py::test_one_shot_prediction_in_groups_equals_the_cached_one"],
+        tests=[
+            "tests/test_predictor.py::test_one_shot_prediction_in_groups_equals_the_cached_one",
+            "tests/test_predict_properties.py::test_one_shot_prediction_in_groups_equals_the_cached_one",
+        ],
     ),
     dict(
         name="float64_logits_rounded",  # float64 logits cast to float32 on the way out
