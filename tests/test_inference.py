@@ -348,3 +348,49 @@ def test_many_queries_fit_in_bounded_memory(many_bins):
     whole = run_memory_child(many_bins, chunk=50_000)
     assert whole.get("memory_error", "").startswith("out of memory"), whole
     assert "predictor.chunk_size" in whole["memory_error"]
+
+
+CONTEXTS_CHILD = r"""
+import json, resource, sys
+import numpy as np, torch
+import pfn
+torch.set_num_threads(1)
+predictor = pfn.load(sys.argv[1])
+b, n = 10_000, 100  # keys and values of every context: 2 layers x 2 x 10k x 101 x 16 floats, 260 MB
+rng = np.random.default_rng(0)
+x, y, q = rng.random((b, n, 1)), rng.normal(size=(b, n)), rng.random((b, 1, 1))
+def vm_bytes():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+limit = vm_bytes() + 150 * 2**20  # room for a group of contexts, not for all of them
+resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+try:
+    pred = predictor.predict(x, y, q) if sys.argv[2] == "one-shot" else predictor.condition(x, y).predict(q)
+    out = {"mean": float(pred.mean.mean()), "shape": list(pred.shape)}
+except MemoryError as err:
+    out = {"memory_error": str(err)}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limits via /proc and RLIMIT_AS")
+def test_one_shot_prediction_of_many_contexts_fits_in_bounded_memory(tmp_path):
+    """A one-shot predict over 10k contexts of 100 points encodes and decodes a group of them at a time, within
+    150 MB of headroom; condition() keeps every context's keys and values (260 MB) and runs out of memory there,
+    which surfaces as a MemoryError that says what to reduce."""
+    torch.manual_seed(0)
+    net = PFNTransformer(num_features=1, num_bins=32, d_model=16, n_layers=2, n_heads=2, d_ff=32).eval()
+    bar = BarDistribution.from_samples(torch.randn(10_000, generator=torch.Generator().manual_seed(0)), 32)
+    path = save_checkpoint(tmp_path / "small.safetensors", net, bar, prior={"name": "test"})
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(pfn.__file__).parent.parent)}
+    out = {}
+    for mode in ("one-shot", "cached"):
+        done = subprocess.run([sys.executable, "-c", CONTEXTS_CHILD, str(path), mode], capture_output=True, text=True,
+                              env=env)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        out[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "memory_error" not in out["one-shot"], out["one-shot"]["memory_error"]
+    assert out["one-shot"]["shape"] == [10_000, 1] and math.isfinite(out["one-shot"]["mean"])
+    assert out["cached"].get("memory_error", "").startswith("out of memory"), out["cached"]
+    assert "fewer datasets per call" in out["cached"]["memory_error"]

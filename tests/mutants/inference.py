@@ -62,6 +62,13 @@ MUTANTS = [
         ],
     ),
     dict(
+        name="one_shot_keeps_the_whole_cache",  # a one-shot prediction encodes every context before decoding
+        file=PREDICTOR,
+        old="conditioned = self._condition(x_train, y_train, encode=False)",
+        new="conditioned = self._condition(x_train, y_train, encode=True)",
+        tests=["tests/test_inference.py::test_one_shot_prediction_of_many_contexts_fits_in_bounded_memory"],
+    ),
+    dict(
         name="float64_logits_rounded",  # float64 logits cast to float32 on the way out
         file=PREDICTOR,
         old="return torch.float64 if self.dtype == torch.float64 else torch.float32",
