@@ -70,10 +70,8 @@ def gets_steadily_worse(values: ArrayLike, direction: str = "maximize", bounds: 
     return bool(np.isfinite(span) and span > 0 and _steadily_worse((v - loc) / (sign * span)))
 
 
-def _checked_budgets(
-    values: np.ndarray, epochs: ArrayLike | None, max_epochs: ArrayLike | None, budget_scale: str, name: str
-) -> tuple[np.ndarray, float]:
-    """The observed budgets (default 1, 2, 3, ...) and max_epochs, checked against the values and each other."""
+def _checked_epochs(values: np.ndarray, epochs: ArrayLike | None, budget_scale: str, name: str) -> np.ndarray:
+    """The observed budgets (default 1, 2, 3, ...): one per value, strictly increasing, positive on a log scale."""
     of = "" if name == "values" else f" of {name}"
     budgets = np.arange(1.0, len(values) + 1) if epochs is None else _numbers(epochs, f"epochs{of}")
     if budgets.shape != values.shape:
@@ -82,6 +80,14 @@ def _checked_budgets(
         raise ValueError(f"epochs{of} must be strictly increasing")
     if budget_scale == "log" and budgets[0] <= 0:
         raise ValueError(f"epochs{of} must be positive for budget_scale='log', got {budgets[0]:g}")
+    return budgets
+
+
+def _checked_budgets(
+    values: np.ndarray, epochs: ArrayLike | None, max_epochs: ArrayLike | None, budget_scale: str, name: str
+) -> tuple[np.ndarray, float]:
+    """The observed budgets (default 1, 2, 3, ...) and max_epochs, checked against the values and each other."""
+    budgets = _checked_epochs(values, epochs, budget_scale, name)
     if max_epochs is None:
         raise ValueError("max_epochs must be given: the final budget of the run(s)")
     last = _number(max_epochs, "max_epochs")
@@ -171,14 +177,8 @@ def thin(
         ``(epochs, values)`` of the kept points, as float arrays.
     """
     v = _curve(values, "values")
-    e = np.arange(1, len(v) + 1, dtype=np.float64) if epochs is None else _numbers(epochs, "epochs")
-    if e.shape != v.shape:
-        raise ValueError(f"epochs must have one budget per value: {v.shape}, got {e.shape}")
-    if not (np.diff(e) > 0).all():
-        raise ValueError("epochs must be strictly increasing")
     budget_scale = _choice(budget_scale, BUDGET_SCALES, "budget_scale")
-    if budget_scale == "log" and e[0] <= 0:
-        raise ValueError(f"epochs must be positive for budget_scale='log', got {e[0]:g}")
+    e = _checked_epochs(v, epochs, budget_scale, "values")
     if not (isinstance(max_points, (int, np.integer)) and not isinstance(max_points, bool)) or max_points < 2:
         raise ValueError(f"max_points must be an integer of at least 2, got {max_points!r}")
     keep = _thin_indices(e, int(max_points), budget_scale)
