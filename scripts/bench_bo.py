@@ -23,7 +23,8 @@ so far after every trial and the wall seconds of every suggest after the startup
 suggesting its parameters, or the BoTorch fit and acquisition optimisation). A stored run is reused, so the
 benchmark can be stopped, resumed in another session, or split over processes (``--jobs N``, or several
 invocations with different ``--functions``). PFN runs are stored under the model's file name and the start of its
-SHA-256, then of the sources of PFNSampler and its acquisition search, its output warp and its search effort, so
+SHA-256, then of the sources of PFNSampler and its acquisition search, its output warp, its search effort and
+``-global`` with ``--global-only`` (``PFNSampler(local=False)``: no local suggestions), so
 a retrained model or a changed search is run afresh. The report (docs/results/bench_bo.md) gives the simple regret
 (best value - known minimum) at 10, 25, 50 and ``--trials`` trials, the mean rank of each sampler, PFNSampler's
 paired win rates and one-sided Wilcoxon signed-rank p-values against each other sampler, and the median seconds
@@ -75,9 +76,10 @@ class Settings:
     out: Path
     trials: int
     model: str
-    pfn_tag: str  # where PFN runs are stored: "pfn-<model stem>-<model sha>-<code sha>[-<output warp>]-<effort>"
+    pfn_tag: str  # where PFN runs are stored: "pfn-<model>-<model sha>-<code sha>[-<output warp>]-<effort>[-global]"
     output_warp: str = DEFAULT_OUTPUT_WARP  # PFNSampler's output_warp
     effort: tuple[int, int, int] = (N_CANDIDATES, N_STARTS, STEPS)  # PFNSampler's candidates, starts, steps
+    local: bool = True  # PFNSampler's local
     jobs: int = 1  # runs in parallel, which slows each one down on a small machine
 
 
@@ -142,7 +144,7 @@ def make_sampler(name: str, seed: int, settings: Settings) -> optuna.samplers.Ba
         n_candidates, n_starts, steps = settings.effort
         return PFNSampler(
             model=settings.model, n_startup_trials=STARTUP, seed=seed, output_warp=settings.output_warp,
-            n_candidates=n_candidates, n_starts=n_starts, steps=steps,
+            n_candidates=n_candidates, n_starts=n_starts, steps=steps, local=settings.local,
         )  # fmt: skip
     raise ValueError(f"{name} is not an Optuna sampler")
 
@@ -387,7 +389,13 @@ def setup_notes(samplers: list[str], settings: Settings) -> str:
         notes += (
             f" PFNSampler's model: `{settings.model}`, output warp `{settings.output_warp}`, acquisition search of "
             f"{settings.effort[0]} random candidates then {settings.effort[2]} local-ascent steps from each "
-            f"of the best {settings.effort[1]} (runs stored as "
+            f"of the best {settings.effort[1]}, "
+            + (
+                "two of every three suggestions local once more than 20 trials are done"
+                if settings.local
+                else "every suggestion global (`local=False`)"
+            )
+            + " (runs stored as "
             f"`{settings.pfn_tag}`)."
         )
     if "gp" in samplers and importlib.util.find_spec("greenlet") is None:
@@ -489,7 +497,9 @@ def suggest_times(functions: list[str], samplers: list[str], sizes: list[int], r
     lines = [f"Wall seconds of a suggest with n completed observations (uniform random points) in the study: the "
              f"first (a fresh sampler) and the next, once that point is observed (n + 1 observations; a sampler may "
              f"warm-start from its previous fit, as in a BO loop); medians of {repeats} studies. "
-             f"{setup_notes(samplers, settings)}", "",
+             + ("PFNSampler's suggestion with k completed trials is local when k > 20 and k is not a multiple "
+                "of 3, global otherwise. " if "pfn" in samplers and settings.local else "")
+             + f"{setup_notes(samplers, settings)}", "",
              "| function | n | " + " | ".join(f"{s}: first / next" for s in samplers)
              + (" | gp / pfn: first / next |" if ratio else " |"),
              "|---|---:|" + "---:|" * (len(samplers) + ratio)]  # fmt: skip
@@ -530,6 +540,9 @@ def main() -> None:
         metavar=("CANDIDATES", "STARTS", "STEPS"),
         help="PFNSampler's acquisition search: random candidates, local-ascent starts, steps per start",
     )
+    parser.add_argument(
+        "--global-only", action="store_true", help="PFNSampler(local=False): every suggestion searches the whole cube"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_bo", help="where runs are stored")
@@ -551,9 +564,12 @@ def main() -> None:
     if tag and args.output_warp != "none":
         tag += f"-{args.output_warp}"
     if tag:
-        tag += "-" + "x".join(map(str, args.effort))
+        tag += "-" + "x".join(map(str, args.effort)) + ("-global" if args.global_only else "")
     effort = (args.effort[0], args.effort[1], args.effort[2])
-    settings = Settings(args.out.resolve(), args.trials, args.model, tag, args.output_warp, effort, args.jobs)
+    settings = Settings(
+        args.out.resolve(), args.trials, args.model, tag, args.output_warp, effort, local=not args.global_only,
+        jobs=args.jobs,
+    )  # fmt: skip
     if suggest_mode:
         table = suggest_times(functions, samplers, args.sizes, args.repeats, settings)
         write_results(f"{args.results_name}_suggest", table, threads=args.threads)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import pfn
 from pfn.bo import OUTPUT_WARPS, maximize_acquisition, suggest, warp_outputs
-from pfn.bo.acquisition import _select_context
+from pfn.bo.acquisition import LOCAL_CYCLE, LOCAL_NEIGHBOURS, _select_context, local_region
 
 optuna = pytest.importorskip("optuna")
 from pfn.bo import PFNSampler  # noqa: E402
@@ -32,16 +32,19 @@ def _data(n, d, seed=0):
     return x, -((x - 0.3) ** 2).sum(-1) + 0.3 * torch.sin(7 * x).sum(-1)
 
 
+def _log_ei_search(model, n, d, seed=0):
+    """Observations of _data, the model conditioned on them, and their log EI at the best value."""
+    x, y = _data(n, d, seed)
+    conditioned = model.condition(x, y)
+    best = float(y.max())
+    return x, y, conditioned, lambda p: p.log_expected_improvement(best)
+
+
 # -- the acquisition search -----------------------------------------------------------------------------
 @pytest.mark.parametrize("d", [1, 2])
 def test_the_search_reaches_the_grid_maximum_of_log_ei(model, d):
     """Reference: the same acquisition on a dense grid of the cube (brute force, no optimiser)."""
-    x, y = _data(8, d)
-    conditioned = model.condition(x, y)
-    best = float(y.max())
-
-    def acq(p):
-        return p.log_expected_improvement(best)
+    x, y, conditioned, acq = _log_ei_search(model, 8, d)
 
     axis = torch.linspace(0, 1, 2001 if d == 1 else 151, dtype=torch.float64)
     grid = axis[:, None] if d == 1 else torch.cartesian_prod(axis, axis)
@@ -60,12 +63,7 @@ def test_the_search_reaches_the_grid_maximum_of_log_ei(model, d):
 
 
 def test_gradient_steps_improve_on_the_starting_candidates(model):
-    x, y = _data(10, 3)
-    conditioned = model.condition(x, y)
-    best = float(y.max())
-
-    def acq(p):
-        return p.log_expected_improvement(best)
+    x, y, conditioned, acq = _log_ei_search(model, 10, 3)
 
     few = dict(n_candidates=32, n_starts=4, anchors=None)
     _, start = maximize_acquisition(conditioned, acq, steps=0, generator=torch.Generator().manual_seed(2), **few)
@@ -76,12 +74,7 @@ def test_gradient_steps_improve_on_the_starting_candidates(model):
 def test_more_steps_never_find_a_lower_value(model):
     """A step that does not raise a start's acquisition is undone, so with the same seed (the same
     candidates and the same first steps) the value found cannot fall as steps are added."""
-    x, y = _data(12, 3, seed=3)
-    conditioned = model.condition(x, y)
-    best = float(y.max())
-
-    def acq(p):
-        return p.log_expected_improvement(best)
+    x, y, conditioned, acq = _log_ei_search(model, 12, 3, seed=3)
 
     values = [maximize_acquisition(conditioned, acq, n_candidates=32, n_starts=3, steps=k,
                                    generator=torch.Generator().manual_seed(4))[1] for k in range(9)]  # fmt: skip
@@ -240,7 +233,7 @@ def test_a_warped_search_sees_the_warped_incumbent(model):
 def observations(draw):
     """Any finite observations of 1-3 inputs in the unit cube: repeated points, tied or constant values,
     magnitudes from 1e-12 to 1e12."""
-    d, n = draw(st.integers(1, 3)), draw(st.integers(0, 12))
+    d, n = draw(st.integers(1, 3)), draw(st.integers(0, 24))  # from 21 on, local suggestions
     unit = st.floats(0.0, 1.0, allow_nan=False) | st.sampled_from([0.0, 1.0])
     x = draw(st.lists(st.lists(unit, min_size=d, max_size=d), min_size=n, max_size=n))
     scale = draw(st.sampled_from([1e-12, 1.0, 1e12]))
@@ -295,6 +288,111 @@ def test_bad_observations_are_named(model, x, y, match):
 def test_bad_q_is_named(model):
     with pytest.raises(ValueError, match="q must be a positive integer"):
         suggest(model, *_data(5, 2), q=0)
+
+
+# -- local suggestions -------------------------------------------------------------------------------------
+def test_a_box_keeps_the_search_inside_it_and_finds_its_grid_maximum(model):
+    """Reference: the acquisition on a dense grid of the box (brute force), at the box's own coordinates."""
+    x, y, conditioned, acq = _log_ei_search(model, 8, 2)
+
+    lower, upper = torch.tensor([0.55, 0.1], dtype=torch.float64), torch.tensor([0.8, 0.3], dtype=torch.float64)
+    axis = torch.linspace(0, 1, 151, dtype=torch.float64)
+    grid = lower + torch.cartesian_prod(axis, axis) * (upper - lower)
+    with torch.no_grad():
+        grid_max = float(torch.as_tensor(acq(conditioned.predict(grid))).max())
+    point, value = maximize_acquisition(conditioned, acq, bounds=(lower, upper), anchors=x[:3],
+                                        generator=torch.Generator().manual_seed(1))  # fmt: skip
+    assert ((point >= lower) & (point <= upper)).all()
+    assert float(torch.as_tensor(acq(conditioned.predict(point[None]))).item()) == pytest.approx(value, rel=1e-5)
+    assert grid_max - 0.02 <= value  # as good as the grid of the box (log EI in nats)
+    _, whole = maximize_acquisition(conditioned, acq, generator=torch.Generator().manual_seed(1))
+    assert value <= whole + 1e-6  # the box holds no more than the whole cube
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper", "match"),
+    [([0.2, 0.2], [0.1, 0.5], "0 <= lower < upper <= 1"), ([-0.1, 0.0], [0.5, 0.5], "0 <= lower"),
+     ([0.0], [0.5], r"shape \(2,\)")],
+)  # fmt: skip
+def test_bad_bounds_are_named(model, lower, upper, match):
+    conditioned = model.condition(*_data(5, 2))
+    bounds = (torch.tensor(lower, dtype=torch.float64), torch.tensor(upper, dtype=torch.float64))
+    with pytest.raises(ValueError, match=match):
+        maximize_acquisition(conditioned, lambda p: p.mean, bounds=bounds)
+
+
+def test_the_local_region_holds_the_best_point_and_its_nearest_neighbours():
+    """Points at Chebyshev distances 0.01, 0.02, ... from the best one: the region's half-side is the
+    distance to the 20th, by hand."""
+    center = torch.tensor([0.5, 0.4], dtype=torch.float64)
+    k = torch.arange(1, 31, dtype=torch.float64)
+    offsets = torch.stack([0.01 * k * (-1) ** k, 0.003 * k], dim=1)  # largest coordinate difference: 0.01 k
+    x = torch.cat([center[None], center + offsets])[torch.randperm(31, generator=torch.Generator().manual_seed(0))]
+    y = ((x - center) ** 2).sum(-1)
+    got_center, half, inside = local_region(x, y, maximize=False)
+    assert torch.equal(got_center, center) and half == pytest.approx(0.01 * LOCAL_NEIGHBOURS)
+    assert int(inside.sum()) == LOCAL_NEIGHBOURS + 1
+    assert torch.equal(inside, (x - center).abs().amax(1) <= 0.01 * LOCAL_NEIGHBOURS + 1e-12)
+    _, half_max, _ = local_region(x, -y, maximize=True)
+    assert half_max == pytest.approx(0.01 * LOCAL_NEIGHBOURS)  # the best is the largest value now: the same point
+    _, tiny, _ = local_region(center.repeat(25, 1), torch.zeros(25), maximize=False)
+    assert tiny == pytest.approx(1e-3)  # repeated points: the smallest region, not an empty one
+    _, wide, _ = local_region(torch.tensor([[0.0, 0.0]] * 2 + [[1.0, 1.0]] * 25), torch.arange(27.0), False)
+    assert wide == 0.5  # at most half the cube's side
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_local_suggestions_stay_in_the_central_third_of_the_region(model, maximize, seed):
+    """7 random points and 24 within 0.04 of the optimum: with 31 observations (more than 20, not a multiple
+    of 3) the suggestion is local, within a third of the region's half-side of the best observation (the
+    region recomputed here with numpy), where a global one goes exploring far outside."""
+    centre = torch.tensor([0.42, 0.57], dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)
+    cluster = centre + 0.04 * (2 * torch.rand(24, 2, generator=g, dtype=torch.float64) - 1)
+    x = torch.cat([torch.rand(7, 2, generator=g, dtype=torch.float64), cluster])
+    y = ((x - centre) ** 2).sum(-1) * (-1.0 if maximize else 1.0)
+    assert len(y) > LOCAL_NEIGHBOURS and len(y) % LOCAL_CYCLE != 0
+    xs = x.numpy()
+    best = xs[int(np.argmax(y.numpy()) if maximize else np.argmin(y.numpy()))]
+    third = np.sort(np.abs(xs - best).max(1))[LOCAL_NEIGHBOURS] / 3
+    point = suggest(model, x, y, maximize=maximize, generator=torch.Generator().manual_seed(0))[0].numpy()
+    assert np.abs(point - best).max() <= third + 1e-9
+    whole = suggest(model, x, y, maximize=maximize, local=False, generator=torch.Generator().manual_seed(0))
+    assert np.abs(whole[0].numpy() - best).max() > 10 * third
+
+
+def test_every_third_suggestion_and_the_first_twenty_are_global(model):
+    for n in (LOCAL_NEIGHBOURS, 3 * LOCAL_NEIGHBOURS):
+        x, y = _data(n, 2, seed=1)
+        local = suggest(model, x, y, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(local, suggest(model, x, y, local=False, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="local must be True or False"):
+        suggest(model, x, y, local=1)
+
+
+def test_local_suggestions_close_in_on_the_minimum_of_a_smooth_function(model):
+    """A 2-D quadratic, 21 random points then 15 suggestions, 4 seeds: local refinement ends, in geometric
+    mean, at least 3 times closer to the minimum value than searching the whole cube every time
+    (measured: about 6 times)."""
+    centre = torch.tensor([0.37, 0.61], dtype=torch.float64)
+
+    def f(x):
+        return 10 * ((x - centre) ** 2).sum(-1)
+
+    log_ratio = []
+    for seed in range(4):
+        regrets = []
+        for local in (True, False):
+            g = torch.Generator().manual_seed(seed)
+            x = torch.rand(21, 2, generator=g, dtype=torch.float64)
+            y = f(x)
+            for _ in range(15):
+                p = suggest(model, x, y, maximize=False, local=local, generator=g, n_candidates=128, n_starts=4)
+                x, y = torch.cat([x, p]), torch.cat([y, f(p)])
+            regrets.append(float(y.min()))
+        log_ratio.append(math.log(regrets[1] / regrets[0]))
+    assert np.mean(log_ratio) > math.log(3)
 
 
 # -- the Optuna sampler ------------------------------------------------------------------------------------

@@ -53,6 +53,9 @@ class PFNSampler(optuna.samplers.BaseSampler):
         output_warp: map the objective values before conditioning (:func:`pfn.bo.warp_outputs`):
             "power" (the default: a Yeo-Johnson transform fitted to them), "rank" (normal scores of
             their ranks) or "none".
+        local: two of every three suggestions refine around the best trial, once more than 20 trials
+            have completed (the default; :func:`pfn.bo.suggest`); False: every suggestion searches the
+            whole space.
 
     Attributes:
         suggest_seconds: wall seconds of each model-based suggestion, in order.
@@ -69,6 +72,7 @@ class PFNSampler(optuna.samplers.BaseSampler):
         n_starts: int = N_STARTS,
         steps: int = STEPS,
         output_warp: str = DEFAULT_OUTPUT_WARP,
+        local: bool = True,
     ) -> None:
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 0:
             raise ValueError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
@@ -81,6 +85,9 @@ class PFNSampler(optuna.samplers.BaseSampler):
         self._search_space = IntersectionSearchSpace()
         self.n_candidates, self.n_starts, self.steps = n_candidates, n_starts, steps
         self.output_warp = check_output_warp(output_warp)
+        if not isinstance(local, bool):
+            raise ValueError(f"local must be True or False, got {local!r}")
+        self.local = local
         self.suggest_seconds: list[float] = []
 
     def reseed_rng(self) -> None:
@@ -125,6 +132,7 @@ class PFNSampler(optuna.samplers.BaseSampler):
         point = suggest(
             self.predictor, x, torch.from_numpy(y), maximize=maximize, generator=generator,
             n_candidates=self.n_candidates, n_starts=self.n_starts, steps=self.steps, output_warp=self.output_warp,
+            local=self.local,
         )  # fmt: skip
         params = {n: from_unit(float(u), search_space[n]) for n, u in zip(names, point[0], strict=True)}
         self.suggest_seconds.append(time.perf_counter() - start)

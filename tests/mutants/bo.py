@@ -131,4 +131,33 @@ MUTANTS = [
         new="",
         tests=FRONT,
     ),
+    dict(
+        name="local_search_fills_the_whole_region",
+        file="pfn/bo/acquisition.py",
+        old="((center - half * LOCAL_SEARCH_SHARE).clamp(0.0, 1.0) - lower) / width,\n"
+        "        ((center + half * LOCAL_SEARCH_SHARE)",
+        new="((center - half).clamp(0.0, 1.0) - lower) / width,\n        ((center + half)",
+        tests=FRONT,
+    ),
+    dict(
+        name="local_region_reaches_the_farthest_point",
+        file="pfn/bo/acquisition.py",
+        old="half = float(distance.sort().values[min(neighbours, len(distance) - 1)])",
+        new="half = float(distance.max())",
+        tests=FRONT,
+    ),
+    dict(
+        name="local_context_not_stretched_to_the_cube",
+        file="pfn/bo/acquisition.py",
+        old="(x[inside] - lower) / width, warp_outputs",
+        new="x[inside], warp_outputs",
+        tests=FRONT,
+    ),
+    dict(
+        name="local_suggestions_never_made",
+        file="pfn/bo/acquisition.py",
+        old="if local and len(y) > LOCAL_NEIGHBOURS and len(y) % LOCAL_CYCLE != 0:",
+        new="if False:",
+        tests=FRONT,
+    ),
 ]
