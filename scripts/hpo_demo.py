@@ -6,7 +6,9 @@ Task: an MLP on scikit-learn's digits (1797 8x8 images, bundled with scikit-lear
 epoch by epoch with SGD; validation accuracy is reported after every epoch. Random search (or,
 with ``--sampler tpe``, Optuna's TPE) searches learning rate, momentum, width, weight decay
 and batch size. For every seed, the same search runs with no pruning, with Optuna's MedianPruner,
-and with pfn's LearningCurvePruner (``--model``, a shipped learning-curve model). Random search
+with pfn's LearningCurvePruner (``--model``, a shipped learning-curve model), and with pfn's
+SearchPruner (``--search-model``; its default threshold and min_epochs), which forecasts each trial from
+every trial's curve of the study. Random search
 proposes the same configurations in the same order whatever is pruned, so there the pruned and
 unpruned searches differ only in which runs were stopped (LC-PFN's model-selection setting);
 TPE adapts to what it has seen, so its searches diverge. Two comparisons:
@@ -36,7 +38,7 @@ from results import write_results
 from sklearn.model_selection import train_test_split
 
 from pfn import curves
-from pfn.pruners import LearningCurvePruner
+from pfn.pruners import LearningCurvePruner, SearchPruner
 
 
 def data(seed: int = 0):
@@ -71,7 +73,7 @@ def make_objective(splits, max_epochs: int, counter: dict):
     return objective
 
 
-def run(pruner_name: str, seed: int, args, model, target: float | None = None) -> dict:
+def run(pruner_name: str, seed: int, args, model, search_model, target: float | None = None) -> dict:
     """One search: the first ``args.trials`` trials give the fixed-budget figures; with ``target``, the
     search goes on (up to ``args.max_trials``) until its best completed trial reaches it."""
     pruners = {
@@ -80,6 +82,7 @@ def run(pruner_name: str, seed: int, args, model, target: float | None = None) -
         "pfn-lc": lambda: LearningCurvePruner(
             args.max_epochs, threshold=args.threshold, min_epochs=args.min_epochs, model=model
         ),  # fmt: skip
+        "pfn-search": lambda: SearchPruner(args.max_epochs, model=search_model),
     }
     counter = {"epochs": 0}
     trajectory: list[tuple[int, float, int]] = []  # (epochs spent, best completed value, trials) after each trial
@@ -124,13 +127,16 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.02)
     parser.add_argument("--sampler", choices=["tpe", "random"], default="random")
     parser.add_argument("--model", default=curves.DEFAULT_MODEL, help="learning-curve model: shipped name or path")
-    parser.add_argument("--pruners", nargs="+", default=["none", "median", "pfn-lc"])
+    parser.add_argument("--search-model", default=curves.DEFAULT_SEARCH_MODEL, help="SearchPruner's model")
+    parser.add_argument("--pruners", nargs="+", default=["none", "median", "pfn-lc", "pfn-search"],
+                        choices=["none", "median", "pfn-lc", "pfn-search"])  # fmt: skip
     parser.add_argument("--results-name", help="result file (default: hpo_demo, or hpo_demo_<sampler> for TPE); "
                         "another name keeps tuning runs out of the docs' tables")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     model = curves.load(args.model) if "pfn-lc" in args.pruners else None
+    search_model = curves.load_search_model(args.search_model) if "pfn-search" in args.pruners else None
     print(f"digits MLP, {args.trials} {args.sampler} trials of up to {args.max_epochs} epochs, seeds {args.seeds}; "
           f"LearningCurvePruner threshold {args.threshold}, min_epochs {args.min_epochs}")  # fmt: skip
     print("| pruner | seed | epochs | wall (s) | pruned trials | best val acc | its test acc |")
@@ -139,7 +145,7 @@ def main() -> None:
     for seed in args.seeds:
         target = None
         for name in args.pruners:
-            r = run(name, seed, args, model, target)
+            r = run(name, seed, args, model, search_model, target)
             target = r["target"] if name == "none" else target
             results[name].append(r)
             print(f"| {name} | {seed} | {r['epochs']} | {r['seconds']:.1f} | {r['pruned']} | {r['best_val']:.4f} "
@@ -156,7 +162,9 @@ def summarize(results: dict[str, list[dict]], args) -> str:
     lines = [
         f"Digits MLP, {args.sampler} search, {args.trials} trials of up to {args.max_epochs} epochs, seeds "
         f"{' '.join(map(str, args.seeds))}; LearningCurvePruner threshold {args.threshold}, min_epochs "
-        f"{args.min_epochs}, model `{args.model}`. Fixed budget ({args.trials} trials), medians over seeds:",
+        f"{args.min_epochs}, model `{args.model}`"
+        + (f"; SearchPruner with its defaults, model `{args.search_model}`" if "pfn-search" in results else "")
+        + f". Fixed budget ({args.trials} trials), medians over seeds:",
         "",
         "| pruner | median epochs | epochs saved vs none | median wall (s) | median best val acc | median test acc "
         "| seeds with a best at least the unpruned one |",
