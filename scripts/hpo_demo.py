@@ -40,6 +40,9 @@ from sklearn.model_selection import train_test_split
 from pfn import curves
 from pfn.pruners import LearningCurvePruner, SearchPruner
 
+#: the searches run for every seed, in this order ("none" first: its best is the others' target)
+PRUNERS = ("none", "median", "pfn-lc", "pfn-search")
+
 
 def data(seed: int = 0):
     x, y = digits()
@@ -128,8 +131,7 @@ def main() -> None:
     parser.add_argument("--sampler", choices=["tpe", "random"], default="random")
     parser.add_argument("--model", default=curves.DEFAULT_MODEL, help="learning-curve model: shipped name or path")
     parser.add_argument("--search-model", default=curves.DEFAULT_SEARCH_MODEL, help="SearchPruner's model")
-    parser.add_argument("--pruners", nargs="+", default=["none", "median", "pfn-lc", "pfn-search"],
-                        choices=["none", "median", "pfn-lc", "pfn-search"])  # fmt: skip
+    parser.add_argument("--pruners", nargs="+", default=list(PRUNERS), choices=PRUNERS)
     parser.add_argument("--results-name", help="result file (default: hpo_demo, or hpo_demo_<sampler> for TPE); "
                         "another name keeps tuning runs out of the docs' tables")  # fmt: skip
     args = parser.parse_args()
