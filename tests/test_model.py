@@ -1,5 +1,7 @@
 """Set-input transformer: queries never see each other, the context is a set."""
 
+import copy
+
 import torch
 
 
@@ -47,3 +49,39 @@ def test_datasets_in_a_batch_are_independent(small_net):
     x, y, q = data(4)
     full = small_net(x, y, q)
     assert torch.allclose(small_net(x[1:2], y[1:2], q[1:2]), full[1:2], atol=1e-5)
+
+
+def test_encoding_the_context_equals_passing_its_tokens_through_each_block_as_queries(small_net):
+    """``encode_context`` shares each block's layer norm between keys and outputs; the reference sends
+    the context tokens through ``Block.forward``, the query path, one block at a time. Every weight is
+    drawn at random, so that no two layer norms are alike."""
+    net = copy.deepcopy(small_net)
+    g = torch.Generator().manual_seed(6)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    x, y, _ = data(5)
+    cache = net.encode_context(x, y)
+    with torch.no_grad():
+        ctx = net.x_encoder(x) + net.y_encoder(y.unsqueeze(-1))
+        ctx = torch.cat([net.empty_token.expand(3, 1, -1), ctx], dim=1)
+        for block, (k, v) in zip(net.blocks, cache, strict=True):
+            k_ref, v_ref = block.context_keys_values(ctx)
+            assert torch.allclose(k, k_ref, atol=1e-6) and torch.allclose(v, v_ref, atol=1e-6)
+            ctx = block(ctx, k_ref, v_ref)
+
+
+def test_bfloat16_attention_on_cpu_agrees_with_the_float64_formula():
+    """The written-out bfloat16 attention (CPU) against softmax(q kᵀ / √Dh) v in float64 on the same
+    rounded inputs: the error is a few units of bfloat16's roundoff (2^-8) of the largest value, not more."""
+    from pfn.model.transformer import attend
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, n, 16, generator=g).bfloat16() for n in (5, 30, 30))
+    q = q * 3  # scores of a few units: a softmax far from uniform
+    scores = q.double() @ k.double().transpose(-1, -2) / 16**0.5
+    expected = torch.softmax(scores, dim=-1) @ v.double()
+    got = attend(q, k, v)
+    assert got.dtype == torch.bfloat16
+    err = (got.double() - expected).abs().max() / v.double().abs().max()
+    assert err < 4 * 2**-8, err
