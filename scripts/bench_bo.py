@@ -58,7 +58,15 @@ import torch
 from bo_functions import DEFAULT, TestFunction, get
 from results import RESULTS_DIR, ROOT, write_results
 
-from pfn.bo.acquisition import DEFAULT_OUTPUT_WARP, N_CANDIDATES, N_STARTS, OUTPUT_WARPS, STEPS
+from pfn.bo.acquisition import (
+    DEFAULT_OUTPUT_WARP,
+    LOCAL_CYCLE,
+    LOCAL_NEIGHBOURS,
+    N_CANDIDATES,
+    N_STARTS,
+    OUTPUT_WARPS,
+    STEPS,
+)
 
 SAMPLERS = ("random", "tpe", "gp", "botorch", "pfn")
 STARTUP = 10  # random startup trials, the same points for every sampler
@@ -391,7 +399,8 @@ def setup_notes(samplers: list[str], settings: Settings) -> str:
             f"{settings.effort[0]} random candidates then {settings.effort[2]} local-ascent steps from each "
             f"of the best {settings.effort[1]}, "
             + (
-                "two of every three suggestions local once more than 20 trials are done"
+                f"{LOCAL_CYCLE - 1} of every {LOCAL_CYCLE} suggestions local once more than {LOCAL_NEIGHBOURS} "
+                "trials are done"
                 if settings.local
                 else "every suggestion global (`local=False`)"
             )

@@ -340,15 +340,16 @@ def suggest(
         if len(y) == 0:
             chosen.append(torch.rand(d, generator=generator, dtype=torch.float64))
             continue
-        xc, yc = _select_context(x, y, predictor.max_context, maximize, generator)
         conditioned = None
         if local and len(y) > LOCAL_NEIGHBOURS and len(y) % LOCAL_CYCLE != 0:
             x_new = _local_suggestion(predictor, x, y, maximize, acquisition, output_warp, search)
         else:
+            xc, yc = _select_context(x, y, predictor.max_context, maximize, generator)
             conditioned = predictor.condition(xc, yc)
             x_new = _maximize(conditioned, xc, yc, maximize, acquisition, None, search)
         if q > 1:  # believe the model: the fantasised value is the predicted mean
-            conditioned = conditioned or predictor.condition(xc, yc)
+            if conditioned is None:
+                conditioned = predictor.condition(*_select_context(x, y, predictor.max_context, maximize, generator))
             with torch.no_grad():
                 y_new = torch.as_tensor(_predict(conditioned, x_new[None]).mean).double()
             x, y = torch.cat([x, x_new[None]]), torch.cat([y, y_new])

@@ -53,8 +53,9 @@ class PFNSampler(optuna.samplers.BaseSampler):
         output_warp: map the objective values before conditioning (:func:`pfn.bo.warp_outputs`):
             "power" (the default: a Yeo-Johnson transform fitted to them), "rank" (normal scores of
             their ranks) or "none".
-        local: two of every three suggestions refine around the best trial, once more than 20 trials
-            have completed (the default; :func:`pfn.bo.suggest`); False: every suggestion searches the
+        local: refine around the best trial (the default): once more than ``LOCAL_NEIGHBOURS`` trials have
+            completed, every suggestion but each ``LOCAL_CYCLE``-th is local (the constants of
+            :mod:`pfn.bo.acquisition`; see :func:`pfn.bo.suggest`); False: every suggestion searches the
             whole space.
 
     Attributes:
