@@ -12,7 +12,7 @@ from priors.learning_curves import LearningCurvePrior
 from priors.mixture import MixturePrior
 from priors.run_curves import LearningCurveRunPrior
 from priors.search import LearningCurveSearchPrior
-from priors.tabular import TabularClassificationPrior
+from priors.tabular import TabularClassificationPrior, TabularRegressionPrior
 
 __all__ = [
     "BNNClassificationPrior",
@@ -29,5 +29,6 @@ __all__ = [
     "Prior",
     "SamplesBatches",
     "TabularClassificationPrior",
+    "TabularRegressionPrior",
     "as_prior",
 ]

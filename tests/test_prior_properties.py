@@ -32,6 +32,7 @@ from priors import (
     LearningCurvePrior,
     MixturePrior,
     TabularClassificationPrior,
+    TabularRegressionPrior,
 )
 from priors.bnn import ACTIVATIONS
 from priors.hyperpriors import Choice, Gamma, LogNormal, LogUniform, Uniform, lowest_value
@@ -164,6 +165,15 @@ CONSTRUCTORS = {
         "feature_mix": Arg(st.just((0.2, 0.2, 0.2, 0.2, 0.2)),
                            st.one_of(not_a_number, st.just((0.5, 0.5)), st.just((1.0, 1.0, 0.0, 0.0, -1.0)),
                                      st.just((0.1, 0.1, 0.1, 0.1, 0.1)), st.just(("a", 1, 0, 0, 0)))),
+    },
+    TabularRegressionPrior: {
+        **{name: arg for name, arg in bnn_args.items() if name not in ("x_distribution", "noise_std")},
+        "signal_to_noise": Arg(positive_spec(0.1, 30.0), nonpositive_spec),
+        "skewed_prob": Arg(number(0, 1), st.one_of(not_a_number, number(1.01, 3), below(0, False))),
+        "irrelevant_prob": Arg(number(0, 1), st.one_of(not_a_number, number(1.01, 3), below(0, False))),
+        "max_correlation": Arg(number(0, 3), st.one_of(not_a_number, below(0, False))),
+        "feature_mix": Arg(st.just((0.2, 0.2, 0.2, 0.2, 0.2)),
+                           st.one_of(not_a_number, st.just((0.5, 0.5)), st.just((1.0, 1.0, 0.0, 0.0, -1.0)))),
     },
     LearningCurvePrior: {
         "families": Arg(name_lists(FAMILIES), bad_name_lists),

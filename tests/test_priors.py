@@ -18,6 +18,7 @@ from priors import (
     LearningCurveRunPrior,
     MixturePrior,
     TabularClassificationPrior,
+    TabularRegressionPrior,
     as_prior,
 )
 from priors.base import is_sequential
@@ -40,6 +41,7 @@ PRIORS = {
     "bnn_argmax": lambda: BNNClassificationPrior(num_classes=4, max_features=3),
     "bnn_threshold": lambda: BNNClassificationPrior(num_classes=3, method="threshold", max_features=3),
     "tabular": lambda: TabularClassificationPrior(num_classes=4, max_features=3),
+    "tabular_regression": lambda: TabularRegressionPrior(max_features=3),
     "lc": lambda: LearningCurvePrior(),
     "mixture": lambda: MixturePrior([GPPrior(max_features=3), BNNPrior(max_features=3)], [0.3, 0.7]),
     "function": lambda: FunctionPrior(functools.partial(constant_prior, 2.0), max_features=3),
