@@ -1,11 +1,9 @@
-"""scikit-learn front ends: ``PFNRegressor(model="gp").fit(X, y).predict(X, return_std=True)`` and
-``PFNClassifier(model="my-classifier.safetensors").fit(X, y).predict_proba(X)``.
+"""scikit-learn front ends: ``PFNRegressor().fit(X, y).predict(X, return_std=True)`` and
+``PFNClassifier(model="bnn-classifier").fit(X, y).predict_proba(X)``.
 
 "Fitting" a PFN is conditioning on the data: the context is encoded once in ``fit``
-and every later prediction reuses it. :class:`PFNRegressor` needs no scikit-learn install;
-it follows its conventions (``get_params``/``set_params``, trailing-underscore attributes,
-``score`` as R^2). :class:`PFNClassifier` is a full scikit-learn estimator (it passes
-``check_estimator`` within a PFN's limits) and needs scikit-learn >= 1.6.
+and every later prediction reuses it. Both are full scikit-learn estimators (they pass
+``check_estimator`` within a PFN's limits) and need scikit-learn >= 1.6.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import math
 import numbers
 import os
 from collections.abc import Sequence
-from typing import Any, Literal, overload
+from typing import Literal, cast, overload
 
 import numpy as np
 import torch
@@ -27,9 +25,10 @@ from pfn.inference.predictor import ConditionedPredictor, Predictor, load
 from pfn.model.categorical import Categorical
 from pfn.types import ArrayLike
 
-try:  # optional: PFNRegressor works without scikit-learn, PFNClassifier says it needs it when fitted
+try:  # optional: without scikit-learn the estimators import, and say what they need when fitted
     from sklearn.base import BaseEstimator as _BaseEstimator
     from sklearn.base import ClassifierMixin as _ClassifierMixin
+    from sklearn.base import RegressorMixin as _RegressorMixin
     from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
@@ -37,54 +36,124 @@ try:  # optional: PFNRegressor works without scikit-learn, PFNClassifier says it
     _SKLEARN_MISSING: str | None = None
 except ImportError as error:  # no scikit-learn, or one older than 1.6 (no validate_data)
     _BaseEstimator, _ClassifierMixin = type("_BaseEstimator", (), {}), type("_ClassifierMixin", (), {})
+    _RegressorMixin = type("_RegressorMixin", (), {})
     _SKLEARN_MISSING = str(error)
 
 
-class PFNRegressor:
-    """Regression with a PFN's posterior predictive.
+#: the model PFNRegressor conditions on by default
+DEFAULT_REGRESSOR = "gp"
+
+
+class PFNRegressor(_RegressorMixin, _BaseEstimator):
+    """Regression with a PFN's posterior predictive, as a scikit-learn regressor.
+
+    ``fit(X, y)`` checks the data against the model's limits and encodes it as the PFN's context (no
+    gradient steps); :meth:`predict_distribution` is the full posterior predictive at new rows (mean,
+    quantiles, intervals, density, samples), :meth:`predict` its mean (and standard deviation with
+    ``return_std=True``), :meth:`predict_quantiles` its quantiles and ``score`` the R^2 of its mean.
+
+    A model limits the data it conditions on; each limit is a ``ValueError`` in ``fit``: X must have
+    at least ``min_features`` columns, and there may be at most ``max_context`` training points (the
+    largest context it was trained on) unless ``subsample=True``. X and y must be finite (impute NaN
+    first).
+
+    **Ensembles.** With ``n_estimators`` > 1 the predictive is the mixture (the mean density) of several
+    members, each conditioned on the same data with the columns in a random order: a PFN is close to,
+    but not exactly, invariant to the order of the columns, and the mixture removes most of what is
+    left. The predictive is exactly invariant to the order of the training rows.
+
+    **More features than the model takes** (``d > num_features``), by ``feature_reduction``, as for
+    :class:`PFNClassifier`: ``"pca"`` (default), the leading ``num_features`` principal components of the
+    standardised columns; ``"subsets"``, members that each see ``num_features`` of the columns (by
+    default ``2 * ceil(d / num_features)`` members, at most 16), a mixture of the posteriors given
+    feature subsets.
 
     Args:
-        model: a pretrained model's name, a checkpoint path, or a loaded :class:`Predictor`.
-        device: "cpu", "cuda" or "mps".
+        model: a regression checkpoint's path, a shipped model's name, or a loaded
+            :class:`~pfn.inference.predictor.Predictor`. Loaded in ``fit`` (a path or name is loaded once
+            per process and shared, for as long as the file is unchanged).
+        device: "cpu", "cuda" (or "cuda:N") or "mps", for a model given by path or name.
+        subsample: with more training points than the model's ``max_context``, condition on a uniform
+            random subsample of ``max_context`` points instead of raising ``ValueError``.
+        random_state: seed or ``numpy.random.RandomState`` for that subsample and the members' columns.
+        n_estimators: ensemble members; None: 1, except for wide tables reduced by "subsets".
+        feature_reduction: "pca" or "subsets", for X with more columns than the model takes.
+
+    Attributes:
+        n_features_in_: number of features seen in ``fit``.
+        feature_names_in_: column names, when X was a DataFrame with string column names.
+        predictor_: the loaded model.
+        context_X_, context_y_: the training points the PFN conditions on (after any subsampling), float64.
+        projection_: the standardisation and principal axes wide tables are reduced by ("pca"), or None.
+        estimators_features_: (members, columns) the columns each member sees, in its order.
+        conditioned_: the model with every member's context encoded (one batch).
     """
 
-    def __init__(self, model: str | Predictor = "gp", device: str = "cpu"):
+    def __init__(
+        self,
+        model: str | os.PathLike | Predictor = DEFAULT_REGRESSOR,
+        device: str = "cpu",
+        subsample: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        n_estimators: int | None = None,
+        feature_reduction: str = "pca",
+    ):
         self.model = model
         self.device = device
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {"model": self.model, "device": self.device}
-
-    def set_params(self, **params: Any) -> PFNRegressor:
-        for key, value in params.items():
-            if key not in ("model", "device"):
-                raise ValueError(f"PFNRegressor has no parameter {key!r}; it has 'model' and 'device'")
-            setattr(self, key, value)
-        return self
+        self.subsample = subsample
+        self.random_state = random_state
+        self.n_estimators = n_estimators
+        self.feature_reduction = feature_reduction
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> PFNRegressor:
-        """Condition the PFN on the training data (X of shape (n, d) or (n,), y of shape (n,))."""
-        self.predictor_ = self.model if isinstance(self.model, Predictor) else load(self.model, device=self.device)
-        X = np.asarray(X, dtype=np.float64)
-        self.n_features_in_ = 1 if X.ndim == 1 else X.shape[1]
-        self.conditioned_: ConditionedPredictor = self.predictor_.condition(X, np.asarray(y, dtype=np.float64))
+        """Condition the PFN on the training data: X of shape (n, d), y of shape (n,) with real values.
+
+        Raises:
+            ValueError: a classification model; X or y malformed, not finite, or beyond the model's limits
+                (features, context size; see the class description).
+        """
+        _require_sklearn("PFNRegressor")
+        x_arr: np.ndarray
+        x_arr, y_arr = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        predictor = _model(self.model, self.device, classifier=False)
+        rng = check_random_state(self.random_state)
+        if predictor.max_context is not None and len(x_arr) > predictor.max_context:
+            limit = predictor.max_context
+            if not self.subsample:
+                raise ValueError(
+                    f"X has {len(x_arr)} training points, but this model was trained on contexts of at most {limit}; "
+                    f"pass at most {limit} points, or PFNRegressor(subsample=True) to condition on a random "
+                    f"subsample of {limit}"
+                )
+            keep = np.sort(rng.choice(len(x_arr), limit, replace=False))
+            x_arr, y_arr = x_arr[keep], y_arr[keep]
+        self.projection_, features = _reduction(x_arr, predictor, self.feature_reduction, self.n_estimators, rng)
+        x_model = x_arr if self.projection_ is None else self.projection_(x_arr)
+        self.predictor_ = predictor
+        self.context_X_, self.context_y_ = x_arr, y_arr
+        self.estimators_features_ = features
+        x_members = np.stack([x_model[:, f] for f in features])  # (members, n, columns)
+        y_members = np.broadcast_to(y_arr, (len(features), len(y_arr)))
+        self.conditioned_: ConditionedPredictor = predictor.condition(x_members, y_members)
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "conditioned_"):
-            raise RuntimeError("this PFNRegressor is not fitted yet: call fit(X, y) first")
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "conditioned_")
 
     def predict_distribution(self, X: ArrayLike) -> PosteriorPredictive:
-        """The full posterior predictive at X (its statistics are NumPy arrays)."""
-        self._check_fitted()
-        X = np.asarray(X, dtype=np.float64)
-        d = 1 if X.ndim == 1 else X.shape[1]
-        if d != self.n_features_in_:
-            raise ValueError(f"X has {d} features, but PFNRegressor was fitted with {self.n_features_in_}")
-        pred = self.conditioned_.predict(X)
-        if not isinstance(pred, PosteriorPredictive):
-            raise ValueError("PFNRegressor needs a regression model; this one is a classifier")
-        return pred
+        """The posterior predictive at X, shape (m,): the mixture of the members' predictives (NumPy statistics)."""
+        check_is_fitted(self)
+        x_arr = validate_data(self, X, reset=False, dtype=np.float64)
+        x_model = x_arr if self.projection_ is None else self.projection_(x_arr)
+        pred = self.conditioned_.predict(np.stack([x_model[:, f] for f in self.estimators_features_]))
+        if not isinstance(pred, PosteriorPredictive):  # fitted with a regression model: cannot happen
+            raise TypeError("the model predicts classes, not real values")
+        members = len(self.estimators_features_)
+        logits = pred.logits  # (members, m, K)
+        if members > 1:  # the members' mean bin probabilities
+            logits = torch.logsumexp(torch.log_softmax(logits.to(torch.float64), dim=-1), dim=0) - math.log(members)
+        # every member conditions on the same targets, so they share the map to the user's units
+        return PosteriorPredictive(logits.reshape(-1, logits.shape[-1]), pred.bar, pred.loc[0], pred.scale[0], True)
 
     @overload
     def predict(self, X: ArrayLike, return_std: Literal[False] = False) -> np.ndarray: ...
@@ -95,19 +164,13 @@ class PFNRegressor:
 
     def predict(self, X: ArrayLike, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predictive mean at X, and its standard deviation with ``return_std=True``."""
-        pred = self.predict_distribution(X)  # fitted on NumPy arrays: its statistics are NumPy arrays
+        pred = self.predict_distribution(X)
         mean = np.asarray(pred.mean)
         return (mean, np.asarray(pred.std)) if return_std else mean
 
     def predict_quantiles(self, X: ArrayLike, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> np.ndarray:
         """Predictive quantiles at X, shape (m, len(quantiles))."""
         return np.asarray(self.predict_distribution(X).quantile(list(quantiles)))
-
-    def score(self, X: ArrayLike, y: ArrayLike) -> float:
-        """Coefficient of determination R^2 of the predictive mean."""
-        y = np.asarray(y, dtype=np.float64)
-        residual = ((y - self.predict(X)) ** 2).sum()
-        return float(1 - residual / ((y - y.mean()) ** 2).sum())
 
 
 class PFNClassifier(_ClassifierMixin, _BaseEstimator):
@@ -195,10 +258,7 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
             ValueError: no or a regression model; X or y malformed, not finite, or beyond the model's
                 limits (features, classes, context size; see the class description).
         """
-        if _SKLEARN_MISSING is not None:
-            raise ImportError(
-                f"PFNClassifier needs scikit-learn >= 1.6 (pip install 'scikit-learn>=1.6'): {_SKLEARN_MISSING}"
-            )
+        _require_sklearn("PFNClassifier")
         x_arr: np.ndarray
         # 2-d, finite, one label per row (a column vector y warns); sets n_features_in_ and feature_names_in_
         x_arr, y_arr = validate_data(self, X, y, dtype=np.float64)
@@ -209,7 +269,8 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
             raise ValueError(
                 f"y has only one class ({classes.tolist()[0]!r}); a classifier needs samples of at least 2 classes"
             )
-        predictor, k_max = _classification_model(self.model, self.device)
+        predictor = _model(self.model, self.device, classifier=True)
+        k_max = cast(Categorical, predictor.output).num_classes
         if k > k_max:
             raise ValueError(f"y has {k} classes, but this model predicts at most {k_max} classes")
         d, lo, hi = x_arr.shape[1], predictor.min_features, predictor.num_features
@@ -337,13 +398,15 @@ def _ensemble_members(
     return features, np.concatenate([every[rng.permutation(block)] for _ in range(blocks)])[:members]
 
 
-def _classification_model(model: str | os.PathLike | Predictor | None, device: str) -> tuple[Predictor, int]:
-    """The model to fit with (a Predictor as given, or one loaded and cached from a path or name) and
-    its number of classes."""
+def _model(model: str | os.PathLike | Predictor | None, device: str, classifier: bool) -> Predictor:
+    """The model to fit with (a Predictor as given, or one loaded and cached from a path or name), checked
+    to predict classes (``classifier``) or real values."""
+    name = "PFNClassifier" if classifier else "PFNRegressor"
     if model is None:
+        kind = "a classification" if classifier else "a regression"
         raise ValueError(
-            "model is required: PFNClassifier(model=...) takes a classification checkpoint's path, a shipped "
-            "model's name or a loaded pfn.Predictor"
+            f"model is required: {name}(model=...) takes {kind} checkpoint's path, a shipped model's name or a "
+            "loaded pfn.Predictor"
         )
     if isinstance(model, Predictor):
         predictor = model
@@ -355,12 +418,40 @@ def _classification_model(model: str | os.PathLike | Predictor | None, device: s
         predictor = _load_cached(str(path), str(device), stat.st_mtime_ns, stat.st_size)
     else:
         raise ValueError(f"model must be a checkpoint path, a shipped model's name or a pfn.Predictor, got {model!r}")
-    if not isinstance(predictor.output, Categorical):
+    if classifier and not isinstance(predictor.output, Categorical):
         raise ValueError(
             f"model {model!r} predicts real values (it was trained on a regression prior); PFNClassifier needs a "
             "model trained on a classification prior, use PFNRegressor for this one"
         )
-    return predictor, predictor.output.num_classes
+    if not classifier and isinstance(predictor.output, Categorical):
+        raise ValueError(
+            f"model {model!r} predicts classes (it was trained on a classification prior); PFNRegressor needs a "
+            "model trained on a regression prior, use PFNClassifier for this one"
+        )
+    return predictor
+
+
+def _reduction(
+    x: np.ndarray, predictor: Predictor, feature_reduction: str, n_estimators: int | None, rng: np.random.RandomState
+) -> tuple[_Projection | None, np.ndarray]:
+    """For a regressor: the projection of a wide table ("pca", else None) and each member's columns
+    (members, columns), checked against the model's feature limits."""
+    d, lo, hi = x.shape[1], predictor.min_features, predictor.num_features
+    if d < lo:
+        raise ValueError(f"X has {d} features, but this model takes at least {lo} features")
+    if feature_reduction not in ("pca", "subsets"):
+        raise ValueError(f"feature_reduction must be 'pca' or 'subsets', got {feature_reduction!r}")
+    projection = _Projection.fit(x, hi) if d > hi and feature_reduction == "pca" else None
+    d_model = d if projection is None else projection.axes.shape[1]
+    members = _ensemble_size(n_estimators, d_model, hi)
+    if members == 1 and d_model <= hi:  # the data as given
+        return projection, np.arange(d_model)[None]
+    return projection, _feature_subsets(d_model, min(d_model, hi), members, rng)
+
+
+def _require_sklearn(name: str) -> None:
+    if _SKLEARN_MISSING is not None:
+        raise ImportError(f"{name} needs scikit-learn >= 1.6 (pip install 'scikit-learn>=1.6'): {_SKLEARN_MISSING}")
 
 
 @functools.lru_cache(maxsize=4)

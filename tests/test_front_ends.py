@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 import pfn
 from pfn.plotting import plot_predictive
@@ -27,18 +28,22 @@ def test_regressor_matches_the_predictor(checkpoint_file):
     np.testing.assert_allclose(std, pred.std, rtol=1e-6)
     q = reg.predict_quantiles(Xq, [0.1, 0.9])
     assert q.shape == (9, 2) and (q[:, 0] < q[:, 1]).all()
-    assert reg.get_params() == {"model": str(checkpoint_file), "device": "cpu"}
+    assert reg.get_params()["model"] == str(checkpoint_file)
 
 
 def test_regressor_errors(checkpoint_file):
     reg = PFNRegressor(model=str(checkpoint_file))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         reg.predict(np.zeros((2, 2)))
     reg.fit(*data())
-    with pytest.raises(ValueError, match="X has 3 features, but PFNRegressor was fitted with 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but PFNRegressor is expecting 2"):
         reg.predict(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="no parameter"):
+    with pytest.raises(ValueError, match="Invalid parameter 'lr'"):
         reg.set_params(lr=1)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        reg.fit(np.full((4, 2), np.nan), np.zeros(4))
+    with pytest.raises(ValueError, match="X has 60 training points, but this model was trained on contexts of at most"):
+        reg.fit(*data(n=60))
 
 
 def test_plot_draws_mean_and_bands(tmp_path, small_bar):
