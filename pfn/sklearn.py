@@ -142,10 +142,8 @@ class PFNRegressor(_RegressorMixin, _BaseEstimator):
 
     def predict_distribution(self, X: ArrayLike) -> PosteriorPredictive:
         """The posterior predictive at X, shape (m,): the mixture of the members' predictives (NumPy statistics)."""
-        check_is_fitted(self)
-        x_arr = validate_data(self, X, reset=False, dtype=np.float64)
-        x_model = x_arr if self.projection_ is None else self.projection_(x_arr)
-        pred = self.conditioned_.predict(np.stack([x_model[:, f] for f in self.estimators_features_]))
+        x_members = _member_inputs(self, X)  # first: NotFittedError before fit
+        pred = self.conditioned_.predict(x_members)
         if not isinstance(pred, PosteriorPredictive):  # fitted with a regression model: cannot happen
             raise TypeError("the model predicts classes, not real values")
         members = len(self.estimators_features_)
@@ -316,10 +314,8 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
 
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Log class probabilities at X, shape (m, len(classes_)), columns in the order of ``classes_``."""
-        check_is_fitted(self)
-        x_arr = validate_data(self, X, reset=False, dtype=np.float64)
-        x_model = x_arr if self.projection_ is None else self.projection_(x_arr)
-        pred = self.conditioned_.predict(np.stack([x_model[:, f] for f in self.estimators_features_]))
+        x_members = _member_inputs(self, X)  # first: NotFittedError before fit
+        pred = self.conditioned_.predict(x_members)
         if isinstance(pred, PosteriorPredictive):  # fitted with a classifier: cannot happen
             raise TypeError("the model predicts real values, not classes")
         k, members = len(self.classes_), len(self.class_codes_)
@@ -447,6 +443,14 @@ def _reduction(
     if members == 1 and d_model <= hi:  # the data as given
         return projection, np.arange(d_model)[None]
     return projection, _feature_subsets(d_model, min(d_model, hi), members, rng)
+
+
+def _member_inputs(estimator: PFNRegressor | PFNClassifier, X: ArrayLike) -> np.ndarray:
+    """(members, m, columns): the rows of X as a fitted estimator's members see them (projected, columns chosen)."""
+    check_is_fitted(estimator)
+    x_arr = validate_data(estimator, X, reset=False, dtype=np.float64)
+    x_model = x_arr if estimator.projection_ is None else estimator.projection_(x_arr)
+    return np.stack([x_model[:, f] for f in estimator.estimators_features_])
 
 
 def _require_sklearn(name: str) -> None:

@@ -19,7 +19,7 @@ MUTANTS = [
     dict(
         name="tabular_irrelevant_features_used",
         file="priors/tabular.py",
-        old=" * (uniform(b, 1, d) >= self.irrelevant_prob)",
+        old=" * (torch.rand(b, 1, d, generator=generator, device=dev) >= irrelevant_prob)",
         new="",
         tests=["tests/test_tabular_prior.py"],
     ),
@@ -47,8 +47,8 @@ MUTANTS = [
     dict(
         name="pca_not_applied_when_predicting",
         file="pfn/sklearn.py",
-        old="x_model = x_arr if self.projection_ is None else self.projection_(x_arr)\n        pred",
-        new="x_model = x_arr[:, : self.estimators_features_.shape[1]]\n        pred",
+        old="x_model = x_arr if estimator.projection_ is None else estimator.projection_(x_arr)",
+        new="x_model = x_arr[:, : estimator.estimators_features_.shape[1]]",
         tests=["tests/test_sklearn_classifier.py"],
     ),
     dict(
@@ -71,5 +71,26 @@ MUTANTS = [
         old="error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())",
         new="error += abs(correct[inside].mean() - confidence[inside].mean()) / bins",
         tests=["tests/test_sklearn_classifier.py"],
+    ),
+    dict(
+        name="regressor_ensemble_averages_logits",  # the members' logits averaged: not their mixture
+        file="pfn/sklearn.py",
+        old="logits = torch.logsumexp(torch.log_softmax(logits.to(torch.float64), dim=-1), dim=0) - math.log(members)",
+        new="logits = logits.mean(0)",
+        tests=["tests/test_sklearn_regressor.py", "-k", "not estimator_checks"],
+    ),
+    dict(
+        name="regressor_subsample_takes_the_first_rows",
+        file="pfn/sklearn.py",
+        old="keep = np.sort(rng.choice(len(x_arr), limit, replace=False))",
+        new="keep = np.arange(limit)",
+        tests=["tests/test_sklearn_regressor.py", "-k", "not estimator_checks"],
+    ),
+    dict(
+        name="regressor_members_see_the_same_columns",
+        file="pfn/sklearn.py",
+        old="    return projection, _feature_subsets(d_model, min(d_model, hi), members, rng)",
+        new="    return projection, np.repeat(np.arange(min(d_model, hi))[None], members, 0)",
+        tests=["tests/test_sklearn_regressor.py", "-k", "not estimator_checks"],
     ),
 ]

@@ -148,4 +148,18 @@ MUTANTS = [
         new="if not ok or int(n) != n or n < 1:",
         tests=["tests/test_predictive.py::test_edge_statistics"],
     ),
+    dict(
+        name="bfloat16_attention_unscaled",  # the written-out attention without 1 / sqrt(Dh)
+        file="pfn/model/transformer.py",
+        old="scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)",
+        new="scores = q @ k.transpose(-1, -2)",
+        tests=["tests/test_model.py"],
+    ),
+    dict(
+        name="context_mlp_reads_the_attention_norm",  # encode's MLP normalised by ln1
+        file="pfn/model/transformer.py",
+        old="        return k, v, ctx + self.mlp(self.ln2(ctx))",
+        new="        return k, v, ctx + self.mlp(self.ln1(ctx))",
+        tests=["tests/test_model.py"],
+    ),
 ]

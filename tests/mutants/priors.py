@@ -87,4 +87,25 @@ MUTANTS = [
         new="        self.sequential = False",
         tests=["tests/test_priors.py", "-k", "mixture"],
     ),
+    dict(
+        name="tabular_regression_noise_not_set_by_the_ratio",  # noise sd 1/sqrt(s) instead of 1/s
+        file="priors/tabular.py",
+        old="t = f + torch.randn(b, n, generator=generator, device=dev) / ratio",
+        new="t = f + torch.randn(b, n, generator=generator, device=dev) / ratio.sqrt()",
+        tests=["tests/test_tabular_regression_prior.py"],
+    ),
+    dict(
+        name="tabular_regression_skew_rates_widened",
+        file="priors/tabular.py",
+        old="rate = 0.2 + 0.8 * torch.rand(b, 1, generator=generator, device=dev)",
+        new="rate = 0.1 + 0.9 * torch.rand(b, 1, generator=generator, device=dev)",
+        tests=["tests/test_tabular_regression_prior.py"],
+    ),
+    dict(
+        name="tabular_regression_every_feature_relevant",
+        file="priors/tabular.py",
+        old="z * relevances(b, d, self.irrelevant_prob, generator), 1, generator).squeeze(-1)",
+        new="z, 1, generator).squeeze(-1)",
+        tests=["tests/test_tabular_regression_prior.py"],
+    ),
 ]

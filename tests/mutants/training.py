@@ -119,11 +119,4 @@ MUTANTS = [
         new="        var = 1.2 * ((os[:, None] - v.square().sum(-2)).clamp_min(0) + noise[:, None])",
         tests=["tests/test_gp_exact.py", "-k", "fitted"],
     ),
-    dict(
-        name="r2_total_sum_of_squares_from_predictions",  # passes a test scoring predictions against themselves
-        file="pfn/sklearn.py",
-        old="        return float(1 - residual / ((y - y.mean()) ** 2).sum())",
-        new="        return float(1 - residual / ((self.predict(X) - y.mean()) ** 2).sum())",
-        tests=["tests/test_sklearn_score.py"],
-    ),
 ]
