@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,14 +34,12 @@ from sklearn.gaussian_process import GaussianProcessClassifier
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from split_scores import scores_over_splits
 
 from pfn.evaluation.classification import expected_calibration_error
 from pfn.sklearn import PFNClassifier
-
-TRAIN_MAX, TEST_MAX = 500, 1000
 
 
 def tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -64,15 +61,15 @@ def tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def methods(model: str) -> dict[str, Callable[[int], Any]]:
-    """Estimator factories by name, each given the split's seed."""
+def methods(model: str) -> dict[str, Callable[[int, int], Any]]:
+    """Estimator factories by name, each given the split's seed and the number of columns."""
     return {
-        "PFN": lambda seed: PFNClassifier(model=model, subsample=True, random_state=seed),
-        "PFN x4": lambda seed: PFNClassifier(model=model, subsample=True, random_state=seed, n_estimators=4),
-        "logistic regression": lambda seed: make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
-        "random forest": lambda seed: RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1),
-        "gradient boosting": lambda seed: HistGradientBoostingClassifier(random_state=seed),
-        "GP classifier": lambda seed: make_pipeline(
+        "PFN": lambda seed, d: PFNClassifier(model=model, subsample=True, random_state=seed),
+        "PFN x4": lambda seed, d: PFNClassifier(model=model, subsample=True, random_state=seed, n_estimators=4),
+        "logistic regression": lambda seed, d: make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
+        "random forest": lambda seed, d: RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1),
+        "gradient boosting": lambda seed, d: HistGradientBoostingClassifier(random_state=seed),
+        "GP classifier": lambda seed, d: make_pipeline(
             StandardScaler(), GaussianProcessClassifier(ConstantKernel() * RBF(1.0), random_state=seed)
         ),
     }
@@ -106,21 +103,7 @@ def main() -> None:
     data = tables()
     names = args.datasets or list(data)
     estimators = {k: v for k, v in methods(args.model).items() if not args.methods or k in args.methods}
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for name in names:
-        X, y = data[name]
-        train_size = min(TRAIN_MAX, len(y) // 2)
-        test_size = min(TEST_MAX, len(y) - train_size)
-        splitter = StratifiedShuffleSplit(args.splits, train_size=train_size, test_size=test_size, random_state=0)
-        per_method: dict[str, list[dict[str, float]]] = {m: [] for m in estimators}
-        for seed, (train, test) in enumerate(splitter.split(X, y)):
-            for method, make in estimators.items():
-                per_method[method].append(score(make(seed), X, y, train, test))
-        results[name] = {
-            m: {k: (statistics.median if k == "seconds" else statistics.mean)([s[k] for s in runs]) for k in runs[0]}
-            for m, runs in per_method.items()
-        }
-        print(name, {m: {k: round(v, 4) for k, v in r.items()} for m, r in results[name].items()}, flush=True)
+    results = scores_over_splits(data, names, estimators, score, args.splits, stratified=True)
     write_results(args.results_name, report(results, data, args), threads=1)
 
 

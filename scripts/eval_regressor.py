@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,13 +36,12 @@ from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegresso
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.linear_model import BayesianRidge
-from sklearn.model_selection import ShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from split_scores import scores_over_splits
 
 from pfn.sklearn import PFNRegressor
 
-TRAIN_MAX, TEST_MAX = 500, 1000
 Z90 = 1.6448536269514722  # the standard normal's 95% quantile: a central 90% interval is mean +- Z90 sd
 
 
@@ -124,21 +122,7 @@ def main() -> None:
     data = tables()
     names = args.datasets or list(data)
     estimators = {k: v for k, v in methods(args.model).items() if not args.methods or k in args.methods}
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for name in names:
-        X, y = data[name]
-        train_size = min(TRAIN_MAX, len(y) // 2)
-        test_size = min(TEST_MAX, len(y) - train_size)
-        splitter = ShuffleSplit(args.splits, train_size=train_size, test_size=test_size, random_state=0)
-        per_method: dict[str, list[dict[str, float]]] = {m: [] for m in estimators}
-        for seed, (train, test) in enumerate(splitter.split(X)):
-            for method, make in estimators.items():
-                per_method[method].append(score(make(seed, X.shape[1]), X, y, train, test))
-        results[name] = {
-            m: {k: (statistics.median if k == "seconds" else statistics.mean)([s[k] for s in runs]) for k in runs[0]}
-            for m, runs in per_method.items()
-        }
-        print(name, {m: {k: round(v, 4) for k, v in r.items()} for m, r in results[name].items()}, flush=True)
+    results = scores_over_splits(data, names, estimators, score, args.splits, stratified=False)
     write_results(args.results_name, report(results, data, args), threads=1)
 
 
