@@ -41,7 +41,7 @@ except ImportError as error:  # no scikit-learn, or one older than 1.6 (no valid
 
 
 #: the model PFNRegressor conditions on by default
-DEFAULT_REGRESSOR = "gp"
+DEFAULT_REGRESSOR = "tabular-regressor"
 
 
 class PFNRegressor(_RegressorMixin, _BaseEstimator):

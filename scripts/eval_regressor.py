@@ -23,6 +23,7 @@ import argparse
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ import torch
 from results import write_results
 from sklearn import datasets
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.linear_model import BayesianRidge
@@ -119,6 +121,7 @@ def main() -> None:
     parser.add_argument("--results-name", default="eval_regressor")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)  # lengthscales of irrelevant columns at their bound
     data = tables()
     names = args.datasets or list(data)
     estimators = {k: v for k, v in methods(args.model).items() if not args.methods or k in args.methods}
