@@ -271,11 +271,8 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         k_max = cast(Categorical, predictor.output).num_classes
         if k > k_max:
             raise ValueError(f"y has {k} classes, but this model predicts at most {k_max} classes")
-        d, lo, hi = x_arr.shape[1], predictor.min_features, predictor.num_features
-        if d < lo:
-            raise ValueError(f"X has {d} features, but this model takes at least {lo} features")
-        if self.feature_reduction not in ("pca", "subsets"):
-            raise ValueError(f"feature_reduction must be 'pca' or 'subsets', got {self.feature_reduction!r}")
+        d, hi = x_arr.shape[1], predictor.num_features
+        _check_columns(d, predictor, self.feature_reduction)
         pca = d > hi and self.feature_reduction == "pca"
         members = _ensemble_size(self.n_estimators, min(d, hi) if pca else d, hi)
         rng = check_random_state(self.random_state)
@@ -432,17 +429,22 @@ def _reduction(
 ) -> tuple[_Projection | None, np.ndarray]:
     """For a regressor: the projection of a wide table ("pca", else None) and each member's columns
     (members, columns), checked against the model's feature limits."""
-    d, lo, hi = x.shape[1], predictor.min_features, predictor.num_features
-    if d < lo:
-        raise ValueError(f"X has {d} features, but this model takes at least {lo} features")
-    if feature_reduction not in ("pca", "subsets"):
-        raise ValueError(f"feature_reduction must be 'pca' or 'subsets', got {feature_reduction!r}")
+    d, hi = x.shape[1], predictor.num_features
+    _check_columns(d, predictor, feature_reduction)
     projection = _Projection.fit(x, hi) if d > hi and feature_reduction == "pca" else None
     d_model = d if projection is None else projection.axes.shape[1]
     members = _ensemble_size(n_estimators, d_model, hi)
     if members == 1 and d_model <= hi:  # the data as given
         return projection, np.arange(d_model)[None]
     return projection, _feature_subsets(d_model, min(d_model, hi), members, rng)
+
+
+def _check_columns(d: int, predictor: Predictor, feature_reduction: str) -> None:
+    """A ValueError unless the model takes tables of ``d`` columns and ``feature_reduction`` is known."""
+    if d < predictor.min_features:
+        raise ValueError(f"X has {d} features, but this model takes at least {predictor.min_features} features")
+    if feature_reduction not in ("pca", "subsets"):
+        raise ValueError(f"feature_reduction must be 'pca' or 'subsets', got {feature_reduction!r}")
 
 
 def _member_inputs(estimator: PFNRegressor | PFNClassifier, X: ArrayLike) -> np.ndarray:
