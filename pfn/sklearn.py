@@ -42,6 +42,8 @@ except ImportError as error:  # no scikit-learn, or one older than 1.6 (no valid
 
 #: the model PFNRegressor conditions on by default
 DEFAULT_REGRESSOR = "tabular-regressor"
+#: folds over which feature_reduction="pls" cross-fits the training rows' components
+PLS_FOLDS = 5
 
 
 class PFNRegressor(_RegressorMixin, _BaseEstimator):
@@ -62,11 +64,18 @@ class PFNRegressor(_RegressorMixin, _BaseEstimator):
     but not exactly, invariant to the order of the columns, and the mixture removes most of what is
     left. The predictive is exactly invariant to the order of the training rows.
 
-    **More features than the model takes** (``d > num_features``), by ``feature_reduction``, as for
-    :class:`PFNClassifier`: ``"pca"`` (default), the leading ``num_features`` principal components of the
-    standardised columns; ``"subsets"``, members that each see ``num_features`` of the columns (by
-    default ``2 * ceil(d / num_features)`` members, at most 16), a mixture of the posteriors given
-    feature subsets.
+    **More features than the model takes** (``d > num_features``), by ``feature_reduction``:
+
+    - ``"pls"`` (default): the model sees up to ``num_features`` partial least squares components of the
+      standardised columns: the directions of the columns' covariance with y, each after the earlier ones
+      are taken out. They are chosen with y, so a training row's components would show it more related
+      to y than a new row's: the training rows' components are cross-fitted instead, each row projected
+      on the components fitted to the other folds (5 folds) of the training rows, and new rows on those of
+      all of them. A table of only a few informative directions keeps them, where principal components
+      (of X alone) can miss them all. Needs at least 3 training rows.
+    - ``"pca"``: the leading ``num_features`` principal components of the standardised columns.
+    - ``"subsets"``: members that each see ``num_features`` of the columns (by default
+      ``2 * ceil(d / num_features)`` members, at most 16), a mixture of the posteriors given feature subsets.
 
     Args:
         model: a regression checkpoint's path, a shipped model's name, or a loaded
@@ -77,14 +86,15 @@ class PFNRegressor(_RegressorMixin, _BaseEstimator):
             random subsample of ``max_context`` points instead of raising ``ValueError``.
         random_state: seed or ``numpy.random.RandomState`` for that subsample and the members' columns.
         n_estimators: ensemble members; None: 1, except for wide tables reduced by "subsets".
-        feature_reduction: "pca" or "subsets", for X with more columns than the model takes.
+        feature_reduction: "pls", "pca" or "subsets", for X with more columns than the model takes.
 
     Attributes:
         n_features_in_: number of features seen in ``fit``.
         feature_names_in_: column names, when X was a DataFrame with string column names.
         predictor_: the loaded model.
         context_X_, context_y_: the training points the PFN conditions on (after any subsampling), float64.
-        projection_: the standardisation and principal axes wide tables are reduced by ("pca"), or None.
+        projection_: the standardisation and axes ("pls" or "pca") new rows of a wide table are reduced by,
+            or None.
         estimators_features_: (members, columns) the columns each member sees, in its order.
         conditioned_: the model with every member's context encoded (one batch).
     """
@@ -96,7 +106,7 @@ class PFNRegressor(_RegressorMixin, _BaseEstimator):
         subsample: bool = False,
         random_state: int | np.random.RandomState | None = None,
         n_estimators: int | None = None,
-        feature_reduction: str = "pca",
+        feature_reduction: str = "pls",
     ):
         self.model = model
         self.device = device
@@ -127,8 +137,9 @@ class PFNRegressor(_RegressorMixin, _BaseEstimator):
                 )
             keep = np.sort(rng.choice(len(x_arr), limit, replace=False))
             x_arr, y_arr = x_arr[keep], y_arr[keep]
-        self.projection_, features = _reduction(x_arr, predictor, self.feature_reduction, self.n_estimators, rng)
-        x_model = x_arr if self.projection_ is None else self.projection_(x_arr)
+        self.projection_, x_model, features = _reduction(
+            x_arr, y_arr, predictor, self.feature_reduction, self.n_estimators, rng
+        )
         self.predictor_ = predictor
         self.context_X_, self.context_y_ = x_arr, y_arr
         self.estimators_features_ = features
@@ -272,7 +283,7 @@ class PFNClassifier(_ClassifierMixin, _BaseEstimator):
         if k > k_max:
             raise ValueError(f"y has {k} classes, but this model predicts at most {k_max} classes")
         d, hi = x_arr.shape[1], predictor.num_features
-        _check_columns(d, predictor, self.feature_reduction)
+        _check_columns(d, predictor, self.feature_reduction, ("pca", "subsets"))
         pca = d > hi and self.feature_reduction == "pca"
         members = _ensemble_size(self.n_estimators, min(d, hi) if pca else d, hi)
         rng = check_random_state(self.random_state)
@@ -343,15 +354,69 @@ class _Projection:
     def fit(cls, x: np.ndarray, size: int) -> _Projection:
         """The leading ``size`` principal axes of x's standardised columns (fewer if x has fewer rows);
         each axis signed so that its largest loading is positive (the same data, the same projection)."""
-        mean, scale = x.mean(0), x.std(0)
-        scale = np.where(scale > 0, scale, 1.0)  # a constant column stays zero
+        mean, scale = _standardisation(x)
         _, _, vt = np.linalg.svd((x - mean) / scale, full_matrices=False)
         axes = vt[: min(size, len(vt))].T  # (d, c)
         axes *= np.sign(axes[np.abs(axes).argmax(0), np.arange(axes.shape[1])])
         return cls(mean, scale, axes)
 
+    @classmethod
+    def partial_least_squares(
+        cls, x: np.ndarray, y: np.ndarray, size: int, rng: np.random.RandomState
+    ) -> tuple[_Projection, np.ndarray]:
+        """Up to ``size`` PLS components of x's standardised columns with y: the projection of new rows (on the
+        components of all rows), and the rows' own components cross-fitted (each row projected on the
+        components fitted without its fold of ``PLS_FOLDS``), so that they relate to y as a new row's do."""
+        n = len(x)
+        if n < 3:
+            raise ValueError(
+                f"feature_reduction='pls' needs at least 3 training rows to cross-fit its components, got {n}; "
+                "use feature_reduction='pca'"
+            )
+        mean, scale = _standardisation(x)
+        z = (x - mean) / scale
+        folds = rng.permutation(n) % min(PLS_FOLDS, n)  # fold sizes differ by at most one
+        size = min(size, x.shape[1], n - 1 - int(np.bincount(folds).max()))  # every fold's fit can have as many
+        cross_fitted = np.empty((n, size))
+        for k in np.unique(folds):
+            rest = folds != k
+            cross_fitted[~rest] = (z[~rest] - z[rest].mean(0)) @ _pls_rotations(z[rest], y[rest], size)
+        return cls(mean, scale, _pls_rotations(z, y, size)), cross_fitted
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.scale) @ self.axes
+
+
+def _standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation (1 for a constant column, which stays zero)."""
+    scale = x.std(0)
+    return x.mean(0), np.where(scale > 0, scale, 1.0)
+
+
+def _pls_rotations(z: np.ndarray, y: np.ndarray, size: int) -> np.ndarray:
+    """(d, size) rotations R of partial least squares with one target (PLS1 by NIPALS): the components of
+    rows z (centred by the mean of these z) are (z - mean) @ R. Each weight is the direction of the columns'
+    covariance with y once the earlier components are deflated out of the columns; a component with no
+    covariance left, and every later one, is a zero column."""
+    z = z - z.mean(0)
+    yc = y - y.mean()
+    weights, loadings = [], []
+    for _ in range(size):
+        w = z.T @ yc  # (d,): deflated columns stay orthogonal to the earlier components, so y needs no deflation
+        norm = float(np.linalg.norm(w))
+        if norm <= 1e-10 * float(np.linalg.norm(z) * np.linalg.norm(yc)) or norm == 0.0:
+            break
+        w = w / norm
+        t = z @ w
+        p = z.T @ t / (t @ t)
+        z = z - np.outer(t, p)
+        weights.append(w)
+        loadings.append(p)
+    rotations = np.zeros((z.shape[1], size))
+    if weights:
+        w_mat, p_mat = np.stack(weights, 1), np.stack(loadings, 1)
+        rotations[:, : len(weights)] = w_mat @ np.linalg.inv(p_mat.T @ w_mat)
+    return rotations
 
 
 def _ensemble_size(n_estimators: int | None, d: int, model_features: int) -> int:
@@ -425,26 +490,37 @@ def _model(model: str | os.PathLike | Predictor | None, device: str, classifier:
 
 
 def _reduction(
-    x: np.ndarray, predictor: Predictor, feature_reduction: str, n_estimators: int | None, rng: np.random.RandomState
-) -> tuple[_Projection | None, np.ndarray]:
-    """For a regressor: the projection of a wide table ("pca", else None) and each member's columns
-    (members, columns), checked against the model's feature limits."""
+    x: np.ndarray,
+    y: np.ndarray,
+    predictor: Predictor,
+    feature_reduction: str,
+    n_estimators: int | None,
+    rng: np.random.RandomState,
+) -> tuple[_Projection | None, np.ndarray, np.ndarray]:
+    """For a regressor: the projection of new rows of a wide table (None if not reduced), the training rows as
+    the model sees them, and each member's columns (members, columns); checked against the model's limits."""
     d, hi = x.shape[1], predictor.num_features
-    _check_columns(d, predictor, feature_reduction)
-    projection = _Projection.fit(x, hi) if d > hi and feature_reduction == "pca" else None
-    d_model = d if projection is None else projection.axes.shape[1]
+    _check_columns(d, predictor, feature_reduction, ("pls", "pca", "subsets"))
+    projection, x_model = None, x
+    if d > hi and feature_reduction == "pls":
+        projection, x_model = _Projection.partial_least_squares(x, y, hi, rng)
+    elif d > hi and feature_reduction == "pca":
+        projection = _Projection.fit(x, hi)
+        x_model = projection(x)
+    d_model = x_model.shape[1]
     members = _ensemble_size(n_estimators, d_model, hi)
     if members == 1 and d_model <= hi:  # the data as given
-        return projection, np.arange(d_model)[None]
-    return projection, _feature_subsets(d_model, min(d_model, hi), members, rng)
+        return projection, x_model, np.arange(d_model)[None]
+    return projection, x_model, _feature_subsets(d_model, min(d_model, hi), members, rng)
 
 
-def _check_columns(d: int, predictor: Predictor, feature_reduction: str) -> None:
-    """A ValueError unless the model takes tables of ``d`` columns and ``feature_reduction`` is known."""
+def _check_columns(d: int, predictor: Predictor, feature_reduction: str, known: tuple[str, ...]) -> None:
+    """A ValueError unless the model takes tables of ``d`` columns and ``feature_reduction`` is ``known``."""
     if d < predictor.min_features:
         raise ValueError(f"X has {d} features, but this model takes at least {predictor.min_features} features")
-    if feature_reduction not in ("pca", "subsets"):
-        raise ValueError(f"feature_reduction must be 'pca' or 'subsets', got {feature_reduction!r}")
+    if feature_reduction not in known:
+        names = ", ".join(repr(k) for k in known[:-1]) + f" or {known[-1]!r}"
+        raise ValueError(f"feature_reduction must be {names}, got {feature_reduction!r}")
 
 
 def _member_inputs(estimator: PFNRegressor | PFNClassifier, X: ArrayLike) -> np.ndarray:

@@ -4,17 +4,20 @@
     python scripts/eval_regressor.py --model outputs/tabular_regressor/model.safetensors --splits 2
 
 Datasets: the regression dataset bundled with scikit-learn (diabetes) and synthetic ones (Friedman's three
-functions, a sparse linear model with many features, a sparse uncorrelated design, and a smooth nonlinear
-function of two of eight correlated inputs). The targets are standardised once per dataset (so the scores of
+functions, the first also with 20 columns of which 15 are noise, a sparse linear model with 20 columns, a linear
+model on 30 columns of low effective rank, a sparse uncorrelated design, and a smooth nonlinear function of two
+of eight correlated inputs). The targets are standardised once per dataset (so the scores of
 different datasets are in comparable units); each is split 5 times (seeded) into a training part of
 min(500, n / 2) points and a test part of at most 1000, and every method sees the same splits. Methods:
-PFNRegressor (its defaults: one member; a table with more columns than the model takes is reduced to its
-leading principal components; "PFN x4": a mixture of 4 members that see the columns in different orders), a GP
+PFNRegressor (its defaults: one member; a table with more columns than the model takes is reduced to cross-
+fitted partial least squares components; "PFN x4": a mixture of 4 members that see the columns in different
+orders), a GP
 (ARD RBF kernel plus noise, fitted by marginal likelihood with 3 restarts, standardised inputs), Bayesian ridge
 regression, a random forest and gradient boosting. Log-likelihood: the mean log density of the test targets
 (Gaussian for the GP and Bayesian ridge; none for the forests); coverage: the share of test targets inside the
 central 90% interval. Times are fit + predict on one CPU thread. Writes docs/results/eval_regressor.md: per
-dataset the mean over splits (time: median), then each method's mean rank over datasets (1 = best).
+dataset the mean over splits (time: median), then each method's mean rank over datasets (1 = best), and for the
+tables wider than the model PFNRegressor's three feature reductions side by side.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from split_scores import scores_over_splits
 
+import pfn
 from pfn.sklearn import PFNRegressor
 
 Z90 = 1.6448536269514722  # the standard normal's 95% quantile: a central 90% interval is mean +- Z90 sd
@@ -53,10 +57,14 @@ def tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     X, y = datasets.load_diabetes(return_X_y=True)
     out["diabetes"] = (X, y)
     out["friedman1"] = datasets.make_friedman1(n_samples=1000, n_features=10, noise=1.0, random_state=0)
+    out["friedman1-20f"] = datasets.make_friedman1(n_samples=1000, n_features=20, noise=1.0, random_state=6)
     out["friedman2"] = datasets.make_friedman2(n_samples=1000, noise=100.0, random_state=1)
     out["friedman3"] = datasets.make_friedman3(n_samples=1000, noise=0.1, random_state=2)
     X, y = datasets.make_regression(n_samples=1000, n_features=20, n_informative=5, noise=20.0, random_state=3)
     out["linear-20f"] = (X, y)
+    out["lowrank-30f"] = datasets.make_regression(
+        n_samples=1000, n_features=30, n_informative=10, effective_rank=5, noise=1.0, random_state=7
+    )
     out["sparse-uncorrelated"] = datasets.make_sparse_uncorrelated(n_samples=1000, n_features=6, random_state=4)
     rng = np.random.default_rng(5)
     latent = rng.normal(size=(1000, 8))
@@ -83,6 +91,16 @@ def methods(model: str) -> dict[str, Callable[[int, int], Any]]:
         "Bayesian ridge": lambda seed, d: make_pipeline(StandardScaler(), BayesianRidge()),
         "random forest": lambda seed, d: RandomForestRegressor(n_estimators=300, random_state=seed, n_jobs=1),
         "gradient boosting": lambda seed, d: HistGradientBoostingRegressor(random_state=seed),
+    }
+
+
+def reductions(model: str) -> dict[str, Callable[[int, int], Any]]:
+    """PFNRegressor with each feature reduction, for tables with more columns than the model takes."""
+    return {
+        f"PFN, {how}": lambda seed, d, how=how: PFNRegressor(
+            model=model, subsample=True, random_state=seed, feature_reduction=how
+        )
+        for how in ("pls", "pca", "subsets")
     }
 
 
@@ -126,7 +144,29 @@ def main() -> None:
     names = args.datasets or list(data)
     estimators = {k: v for k, v in methods(args.model).items() if not args.methods or k in args.methods}
     results = scores_over_splits(data, names, estimators, score, args.splits, stratified=False)
-    write_results(args.results_name, report(results, data, args), threads=1)
+    text = report(results, data, args)
+    wide = [n for n in names if data[n][0].shape[1] > pfn.load(args.model).num_features]
+    if wide:
+        by_reduction = scores_over_splits(data, wide, reductions(args.model), score, args.splits, stratified=False)
+        text += "\n\n" + reduction_report(by_reduction, data)
+    write_results(args.results_name, text, threads=1)
+
+
+def reduction_report(results: dict[str, dict[str, dict[str, float]]], data: dict[str, Any]) -> str:
+    """Log-likelihood, RMSE and coverage of each feature reduction on the wide tables."""
+    methods_ = list(next(iter(results.values())))
+    lines = [
+        "**Tables wider than the model: PFNRegressor's feature reductions** (pls: cross-fitted partial least "
+        "squares, the default; pca: principal components; subsets: a mixture of members on column subsets)",
+        "",
+        "| dataset | n, features | " + " | ".join(f"{m}: {k}" for m in methods_ for k in ("LL", "RMSE", "90%")) + " |",
+        "|---|---:|" + "---:|" * (3 * len(methods_)),
+    ]
+    for name, by_method in results.items():
+        X, y = data[name]
+        cells = " | ".join(_cell(by_method[m][k]) for m in methods_ for k in ("loglik", "rmse", "coverage"))
+        lines.append(f"| {name} | {len(y)}, {X.shape[1]} | {cells} |")
+    return "\n".join(lines)
 
 
 def _cell(value: float) -> str:

@@ -40,8 +40,8 @@ MUTANTS = [
     dict(
         name="pca_unstandardised",
         file="pfn/sklearn.py",
-        old="scale = np.where(scale > 0, scale, 1.0)",
-        new="scale = np.ones_like(scale)",
+        old="return x.mean(0), np.where(scale > 0, scale, 1.0)",
+        new="return x.mean(0), np.ones_like(scale)",
         tests=["tests/test_sklearn_classifier.py"],
     ),
     dict(
@@ -89,8 +89,22 @@ MUTANTS = [
     dict(
         name="regressor_members_see_the_same_columns",
         file="pfn/sklearn.py",
-        old="    return projection, _feature_subsets(d_model, min(d_model, hi), members, rng)",
-        new="    return projection, np.repeat(np.arange(min(d_model, hi))[None], members, 0)",
+        old="    return projection, x_model, _feature_subsets(d_model, min(d_model, hi), members, rng)",
+        new="    return projection, x_model, np.repeat(np.arange(min(d_model, hi))[None], members, 0)",
         tests=["tests/test_sklearn_regressor.py", "-k", "not estimator_checks"],
+    ),
+    dict(
+        name="regressor_pls_components_in_sample",  # the training rows projected on their own components
+        file="pfn/sklearn.py",
+        old="cross_fitted[~rest] = (z[~rest] - z[rest].mean(0)) @ _pls_rotations(z[rest], y[rest], size)",
+        new="cross_fitted[~rest] = z[~rest] @ _pls_rotations(z, y, size)",
+        tests=["tests/test_sklearn_regressor.py"],
+    ),
+    dict(
+        name="regressor_pls_columns_not_deflated",  # every component the first one
+        file="pfn/sklearn.py",
+        old="        z = z - np.outer(t, p)\n",
+        new="        z = z - 0 * np.outer(t, p)\n",
+        tests=["tests/test_sklearn_regressor.py"],
     ),
 ]

@@ -232,4 +232,19 @@ MUTANTS = [
         new="h = silverman_bandwidth(p)",
         tests=CALIBRATION,
     ),
+    # -- the cluster bootstrap of eval_curve_corpus's coverage intervals ------------------------------
+    dict(
+        name="bootstrap_averages_cluster_means",
+        file="scripts/cluster_bootstrap.py",
+        old="means = sums[draws].sum(1) / sizes[draws].sum(1)",
+        new="means = (sums / sizes)[draws].mean(1)",
+        tests=["tests/test_cluster_bootstrap.py"],
+    ),
+    dict(
+        name="bootstrap_resamples_items",
+        file="scripts/cluster_bootstrap.py",
+        old="_, index = np.unique(np.asarray([str(c) for c in clusters]), return_inverse=True)",
+        new="index = np.arange(len(v))",
+        tests=["tests/test_cluster_bootstrap.py"],
+    ),
 ]
