@@ -12,7 +12,9 @@ Table 1, bounded metrics (accuracy and R^2, both in [0, 1], higher is better; a 
 1 - its accuracy curve and would count it twice): every method, per cutoff, the mean log-likelihood of
 the final value (nats per curve), the MSE of the predictive mean, and how often the 90% and 50%
 intervals hold the final value (a Gaussian's central ones; the PFN's ``interval(level)``, with equal tails
-except next to an atom on a bound, where it ends at the bound and holds ``level``).
+except next to an atom on a bound, where it ends at the bound and holds ``level``). Curves of one dataset
+are not independent (a dataset whose runs all end higher than forecast misses many intervals at once), so
+each coverage comes with a 95% interval from resampling whole datasets (scripts/cluster_bootstrap.py).
   pfn NAME   `pfn.curves.extrapolate` with a learning-curve model (bounds [0, 1]), with the calibration
              stored in it, if any (fitted on the tuning part: scripts/calibrate_curves.py), and without
              it ("uncalibrated")
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from cluster_bootstrap import cluster_interval
 from curve_learners import load_corpus
 from eval_curves import NDIM, baseline_forecast, mixture_log_lik, with_uncalibrated
 from results import write_results
@@ -94,13 +97,20 @@ def prefixes_at(corpus: list[dict], cut: float) -> list[dict]:
         n = min(len(v) - 1, max(2, round(cut * len(v))))
         scale = "log" if c["kind"] == "sample" else "linear"
         out.append({"budgets": b[:n], "values": v[:n], "max_budget": float(b[-1]), "final": float(v[-1]),
-                    "scale": scale, "t": positions(b, c["kind"])[:n]})  # fmt: skip
+                    "scale": scale, "t": positions(b, c["kind"])[:n], "dataset": c["dataset"]})  # fmt: skip
     return out
 
 
-def mean_row(rows: list[dict[str, float]]) -> str:
-    m = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-    return f"{m['ll']:.3f} | {m['se']:.4f} | {m['cov0.9']:.3f} | {m['cov0.5']:.3f}"
+def with_interval(values: list[float], datasets: list[str]) -> str:
+    """The mean of ``values`` and its 95% interval from resampling whole datasets."""
+    low, high = cluster_interval(values, datasets)
+    return f"{np.mean(values):.3f} ({low:.2f}–{high:.2f})"
+
+
+def mean_row(rows: list[dict[str, float]], datasets: list[str]) -> str:
+    ll, se = (float(np.mean([r[k] for r in rows])) for k in ("ll", "se"))
+    cov = (with_interval([r[f"cov{level}"] for r in rows], datasets) for level in LEVELS)
+    return f"{ll:.3f} | {se:.4f} | {' | '.join(cov)}"
 
 
 def main() -> None:
@@ -124,28 +134,30 @@ def main() -> None:
     lines = [f"**Bounded metrics (accuracy, R^2): {len(bounded)} {args.split} curves ({kinds}); "
              f"forecasting the value at the last budget.** MCMC: emcee, {2 * NDIM + 2} walkers x {args.mcmc_steps} "
              "steps (first half discarded).", "",
-             "| cutoff | method | log-likelihood | MSE | 90% coverage | 50% coverage |",
+             "| cutoff | method | log-likelihood | MSE | 90% coverage (95% CI) | 50% coverage (95% CI) |",
              "|---:|---|---:|---:|---:|---:|"]  # fmt: skip
     print("\n".join(lines), flush=True)
     methods = [m for name in args.methods for m in ([f"pfn {k}" for k in models] if name == "pfn" else [name])]
     for cut in args.cutoffs:
         prefixes = prefixes_at(bounded, cut)
+        datasets = [p["dataset"] for p in prefixes]
         for method in methods:
             if method.startswith("pfn "):
                 model, calibration = models[method.removeprefix("pfn ")]
                 rows = score_pfn(model, prefixes, "maximize", (0.0, 1.0), calibration=calibration)
             else:
                 rows = [score_baseline(method, p["t"], p["values"], p["final"], args, rng) for p in prefixes]
-            lines.append(f"| {cut:.0%} | {method} | {mean_row(rows)} |")
+            lines.append(f"| {cut:.0%} | {method} | {mean_row(rows, datasets)} |")
             print(lines[-1], flush=True)
     lines += ["", f"**Open metrics (log loss, MSE): {len(open_)} {args.split} curves; PFN models.**", "",
-              "| cutoff | model | 90% coverage | 50% coverage |", "|---:|---|---:|---:|"]  # fmt: skip
+              "| cutoff | model | 90% coverage (95% CI) | 50% coverage (95% CI) |", "|---:|---|---:|---:|"]  # fmt: skip
     for cut in args.cutoffs:
         prefixes = prefixes_at(open_, cut)
+        datasets = [p["dataset"] for p in prefixes]
         for name, (model, calibration) in models.items():
             rows = score_pfn(model, prefixes, "minimize", (0.0, None), calibration=calibration)
-            lines.append(f"| {cut:.0%} | pfn {name} | {np.mean([r['cov0.9'] for r in rows]):.3f} | "
-                         f"{np.mean([r['cov0.5'] for r in rows]):.3f} |")  # fmt: skip
+            cov = (with_interval([r[f"cov{level}"] for r in rows], datasets) for level in LEVELS)
+            lines.append(f"| {cut:.0%} | pfn {name} | {' | '.join(cov)} |")
             print(lines[-1], flush=True)
     write_results(args.results_name, "\n".join(lines), threads=1)
 

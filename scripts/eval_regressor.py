@@ -3,7 +3,9 @@
     python scripts/eval_regressor.py                          # the shipped tabular-regressor, 5 splits per dataset
     python scripts/eval_regressor.py --model outputs/tabular_regressor/model.safetensors --splits 2
 
-Datasets: the regression dataset bundled with scikit-learn (diabetes) and synthetic ones (Friedman's three
+Datasets: the regression dataset bundled with scikit-learn (diabetes), two regression tasks made from its
+classification tables (a wine's alcohol content from its 12 other measurements; a breast tumour's mean fractal
+dimension from the 29 other measurements), and synthetic ones (Friedman's three
 functions, the first also with 20 columns of which 15 are noise, a sparse linear model with 20 columns, a linear
 model on 30 columns of low effective rank, a sparse uncorrelated design, and a smooth nonlinear function of two
 of eight correlated inputs). The targets are standardised once per dataset (so the scores of
@@ -56,6 +58,10 @@ def tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     X, y = datasets.load_diabetes(return_X_y=True)
     out["diabetes"] = (X, y)
+    wine = datasets.load_wine().data
+    out["wine-alcohol"] = (np.delete(wine, 0, axis=1), wine[:, 0])
+    tumours = datasets.load_breast_cancer().data
+    out["tumour-fractal"] = (np.delete(tumours, 9, axis=1), tumours[:, 9])
     out["friedman1"] = datasets.make_friedman1(n_samples=1000, n_features=10, noise=1.0, random_state=0)
     out["friedman1-20f"] = datasets.make_friedman1(n_samples=1000, n_features=20, noise=1.0, random_state=6)
     out["friedman2"] = datasets.make_friedman2(n_samples=1000, noise=100.0, random_state=1)
