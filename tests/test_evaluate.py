@@ -41,7 +41,9 @@ def test_report_numbers_table_and_plots(tmp_path):
         # 5 standard errors over datasets (points within a GP dataset are correlated, so this is wide)
         assert abs(row.nll - 0.5 * math.log(2 * math.pi * math.e * 0.2)) < 5 * row.nll_stderr
         for lv in LEVELS:
-            assert abs(row.coverage[lv] - lv) < 0.05
+            assert abs(row.coverage[lv] - lv) < 5 * row.coverage_stderr[lv]
+            # the targets of one GP draw miss together: wider than for 200 x 30 independent targets
+            assert row.coverage_stderr[lv] > math.sqrt(lv * (1 - lv) / (200 * 30))
     # without context the exact answer is the marginal itself: the bars (100 of them, tails matched
     # to the samples' tails) cost under 0.01 nats; with context the exact GP is far better
     assert abs(report.rows[0].gap) < 0.01 and report.rows[2].gap > 0.1
@@ -215,3 +217,16 @@ def test_scoring_per_input_dimension():
     for bad in (0, 4, 2.0):
         with pytest.raises(ValueError, match="num_features must be an integer from 1 to 3"):
             evaluate(predictor, prior, [5], num_datasets=2, num_queries=2, num_features=bad)
+
+
+def test_coverage_and_its_standard_error_are_over_datasets():
+    """Four datasets of two targets whose hits are (1, 1), (0, 0), (1, 1), (1, 0): coverage 5/8, and the standard
+    error of the mean of the per-dataset shares (1, 0, 1, 0.5): sd 0.4787 (by hand, n - 1) over sqrt(4)."""
+    from pfn.evaluation.scoring import score_row
+
+    hits = torch.tensor([[True, True], [False, False], [True, True], [True, False]])
+    row = score_row(5, torch.zeros(4, 2), None, {0.9: hits})
+    assert row.coverage[0.9] == pytest.approx(5 / 8)
+    shares = [1.0, 0.0, 1.0, 0.5]
+    sd = math.sqrt(sum((s - 0.625) ** 2 for s in shares) / 3)
+    assert row.coverage_stderr[0.9] == pytest.approx(sd / 2) == pytest.approx(0.2394, abs=1e-4)

@@ -30,8 +30,8 @@ from pfn.evaluation.scoring import (
     ContextSizeRow,
     check_counts,
     context_sizes_for,
-    coverage,
     held_out_split,
+    interval_hits,
     pointwise_nll,
     score_row,
 )
@@ -97,7 +97,7 @@ def evaluate(
         reference_nll = None
         if reference is not None and n >= reference.min_context:
             reference_nll = reference.nll(x_ctx, y_ctx, x_qry, y_qry)
-        rows.append(score_row(n, pointwise_nll(pred, y_qry), reference_nll, coverage(pred, y_qry)))
+        rows.append(score_row(n, pointwise_nll(pred, y_qry), reference_nll, interval_hits(pred, y_qry)))
         if d == 1 and n in EXAMPLE_SIZES or (d == 1 and n in context_sizes[-1:] and not examples):
             examples.append(example_band(predictor, x_ctx[0], y_ctx[0]))
     name = None if reference is None else reference.name

@@ -87,7 +87,8 @@ class EvaluationReport:
             {"num_context": r.num_context, "nll": round(r.nll, 5), "nll_stderr": round(r.nll_stderr, 5),
              "gap": None if r.gap is None else round(r.gap, 5),
              "gap_stderr": None if r.gap_stderr is None else round(r.gap_stderr, 5),
-             "coverage": {f"{lv:.2f}": round(c, 4) for lv, c in r.coverage.items()}}
+             "coverage": {f"{lv:.2f}": round(c, 4) for lv, c in r.coverage.items()},
+             "coverage_stderr": {f"{lv:.2f}": round(c, 4) for lv, c in r.coverage_stderr.items()}}
             for r in self.rows
         ]  # fmt: skip
 
@@ -104,7 +105,7 @@ class EvaluationReport:
                 line += " — | — |"
             elif ref:
                 line += f" {r.reference_nll:.4f} | {r.gap:+.4f} ± {r.gap_stderr:.4f} |"
-            line += "".join(f" {r.coverage[lv]:.3f} |" for lv in LEVELS)
+            line += "".join(f" {r.coverage[lv]:.3f} ± {r.coverage_stderr[lv]:.3f} |" for lv in LEVELS)
             lines.append(line)
         mean = f"| mean (1+) | {self.mean_nll:.4f} |"
         if ref:

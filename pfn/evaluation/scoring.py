@@ -37,6 +37,8 @@ class ContextSizeRow:
         reference_nll: the reference's mean NLL (None: no reference at this size).
         gap_stderr: standard error over datasets of the NLL minus the reference's.
         coverage: the share of held-out targets inside each central interval of :data:`LEVELS`.
+        coverage_stderr: its standard error over datasets (the targets of one dataset share its function, so
+            they are not independent draws).
     """
 
     num_context: int
@@ -45,6 +47,7 @@ class ContextSizeRow:
     reference_nll: float | None
     gap_stderr: float | None
     coverage: dict[float, float]
+    coverage_stderr: dict[float, float]
 
     @property
     def gap(self) -> float | None:
@@ -137,19 +140,21 @@ def pointwise_nll(predictive: PosteriorPredictive, y: torch.Tensor) -> torch.Ten
     return -torch.as_tensor(predictive.log_prob(y)).double()
 
 
-def coverage(predictive: PosteriorPredictive, y: torch.Tensor) -> dict[float, float]:
-    """The share of targets ``y`` inside ``predictive``'s central interval of each mass in :data:`LEVELS`."""
-    shares = {}
+def interval_hits(predictive: PosteriorPredictive, y: torch.Tensor) -> dict[float, torch.Tensor]:
+    """Whether each target of ``y`` (B, m) lies inside ``predictive``'s central interval of each mass in
+    :data:`LEVELS`: a (B, m) boolean tensor per mass."""
+    hits = {}
     for lv in LEVELS:
         lo, hi = (torch.as_tensor(bound) for bound in predictive.interval(lv))
-        shares[lv] = float(((y >= lo) & (y <= hi)).double().mean())
-    return shares
+        hits[lv] = (y >= lo) & (y <= hi)
+    return hits
 
 
 def score_row(
-    num_context: int, nll: torch.Tensor, reference_nll: torch.Tensor | None, coverage: dict[float, float]
+    num_context: int, nll: torch.Tensor, reference_nll: torch.Tensor | None, hits: dict[float, torch.Tensor]
 ) -> ContextSizeRow:
-    """The row of one context size from per-point NLLs (B, m) of the model and of the reference (if any)."""
+    """The row of one context size from per-point NLLs (B, m) of the model and of the reference (if any), and
+    the (B, m) interval hits of :func:`interval_hits`; standard errors are over the B datasets."""
     num_datasets = nll.shape[0]
     per_dataset = nll.mean(1)
     ref = gap_se = None
@@ -157,4 +162,7 @@ def score_row(
         ref = float(reference_nll.mean())
         gap_se = float((per_dataset - reference_nll.mean(1)).std() / math.sqrt(num_datasets))
     stderr = float(per_dataset.std() / math.sqrt(num_datasets))
-    return ContextSizeRow(num_context, float(nll.mean()), stderr, ref, gap_se, coverage)
+    shares = {lv: h.double().mean(1) for lv, h in hits.items()}  # per dataset
+    coverage = {lv: float(s.mean()) for lv, s in shares.items()}
+    coverage_se = {lv: float(s.std() / math.sqrt(num_datasets)) for lv, s in shares.items()}
+    return ContextSizeRow(num_context, float(nll.mean()), stderr, ref, gap_se, coverage, coverage_se)

@@ -119,4 +119,11 @@ MUTANTS = [
         new="        var = 1.2 * ((os[:, None] - v.square().sum(-2)).clamp_min(0) + noise[:, None])",
         tests=["tests/test_gp_exact.py", "-k", "fitted"],
     ),
+    dict(
+        name="coverage_stderr_over_points",  # as if every held-out target were an independent draw
+        file="pfn/evaluation/scoring.py",
+        old="coverage_se = {lv: float(s.std() / math.sqrt(num_datasets)) for lv, s in shares.items()}",
+        new="coverage_se = {lv: float(h.double().std() / math.sqrt(h.numel())) for lv, h in hits.items()}",
+        tests=["tests/test_evaluate.py"],
+    ),
 ]
