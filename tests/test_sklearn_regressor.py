@@ -240,7 +240,7 @@ def test_the_default_model_on_a_real_table():
 def test_the_default_keeps_the_few_informative_directions_of_a_wide_table():
     """20 columns of which 5 carry a linear signal (scikit-learn's make_regression, noise 20), 300 training rows
     and 1000 test rows: the default reduction (cross-fitted PLS) keeps the signal, principal components (of the
-    isotropic X alone) lose most of it. Measured test R^2: 0.98 and 0.32."""
+    isotropic X alone) lose most of it. Measured test R^2: 0.98 and 0.33."""
     from sklearn.datasets import make_regression
 
     X, y = make_regression(n_samples=1300, n_features=20, n_informative=5, noise=20.0, random_state=3)
