@@ -404,7 +404,7 @@ def _pls_rotations(z: np.ndarray, y: np.ndarray, size: int) -> np.ndarray:
     for _ in range(size):
         w = z.T @ yc  # (d,): deflated columns stay orthogonal to the earlier components, so y needs no deflation
         norm = float(np.linalg.norm(w))
-        if norm <= 1e-10 * float(np.linalg.norm(z) * np.linalg.norm(yc)) or norm == 0.0:
+        if norm <= 1e-10 * float(np.linalg.norm(z) * np.linalg.norm(yc)):  # also norm == 0
             break
         w = w / norm
         t = z @ w

@@ -107,10 +107,14 @@ def with_interval(values: list[float], datasets: list[str]) -> str:
     return f"{np.mean(values):.3f} ({low:.2f}–{high:.2f})"
 
 
+def coverage_cells(rows: list[dict[str, float]], datasets: list[str]) -> str:
+    """The coverage of each level in LEVELS, with its interval, as table cells."""
+    return " | ".join(with_interval([r[f"cov{level}"] for r in rows], datasets) for level in LEVELS)
+
+
 def mean_row(rows: list[dict[str, float]], datasets: list[str]) -> str:
     ll, se = (float(np.mean([r[k] for r in rows])) for k in ("ll", "se"))
-    cov = (with_interval([r[f"cov{level}"] for r in rows], datasets) for level in LEVELS)
-    return f"{ll:.3f} | {se:.4f} | {' | '.join(cov)}"
+    return f"{ll:.3f} | {se:.4f} | {coverage_cells(rows, datasets)}"
 
 
 def main() -> None:
@@ -156,8 +160,7 @@ def main() -> None:
         datasets = [p["dataset"] for p in prefixes]
         for name, (model, calibration) in models.items():
             rows = score_pfn(model, prefixes, "minimize", (0.0, None), calibration=calibration)
-            cov = (with_interval([r[f"cov{level}"] for r in rows], datasets) for level in LEVELS)
-            lines.append(f"| {cut:.0%} | pfn {name} | {' | '.join(cov)} |")
+            lines.append(f"| {cut:.0%} | pfn {name} | {coverage_cells(rows, datasets)} |")
             print(lines[-1], flush=True)
     write_results(args.results_name, "\n".join(lines), threads=1)
 

@@ -151,7 +151,8 @@ def main() -> None:
     estimators = {k: v for k, v in methods(args.model).items() if not args.methods or k in args.methods}
     results = scores_over_splits(data, names, estimators, score, args.splits, stratified=False)
     text = report(results, data, args)
-    wide = [n for n in names if data[n][0].shape[1] > pfn.load(args.model).num_features]
+    model_features = pfn.load(args.model).num_features
+    wide = [n for n in names if data[n][0].shape[1] > model_features]
     if wide:
         by_reduction = scores_over_splits(data, wide, reductions(args.model), score, args.splits, stratified=False)
         text += "\n\n" + reduction_report(by_reduction, data)
