@@ -3,7 +3,9 @@
 Layout of ``model.safetensors`` (format version 2):
 - tensors ``net.*`` (transformer weights) and, for regression, ``bar.borders`` (output bins), all float32;
 - metadata ``format`` ("pfn-checkpoint"), ``format_version`` ("2"), ``config`` (a JSON object with the
-  architecture, the prior's description, input normalisation, domain, training and evaluation),
+  architecture, the output distribution (for bars: their tails, and the tails' widening per context size
+  if fitted, ``pfn.model.tail_scales``), the prior's description, input normalisation, domain, training
+  and evaluation),
   ``tensors_sha256`` (SHA-256 of every tensor's name, dtype, shape and bytes) and ``header_sha256``
   (SHA-256 of all other metadata fields, ``tensors_sha256`` included).
 
@@ -35,6 +37,7 @@ from pfn.files import write_atomically
 from pfn.model.bar_distribution import BarDistribution
 from pfn.model.categorical import Categorical
 from pfn.model.normalization import MODES
+from pfn.model.tail_scales import TailScales
 from pfn.model.tails import TAILS
 from pfn.model.transformer import PFNTransformer
 
@@ -103,6 +106,8 @@ def save_checkpoint(
     if isinstance(output, BarDistribution):
         tensors["bar.borders"] = output.borders.detach().cpu().float().contiguous()
         output_config = {"kind": "bar", "num_bins": output.num_bins, "tails": output.tails}
+        if output.tail_scales is not None:
+            output_config["tail_scales"] = output.tail_scales.to_dict()
     else:
         output_config = {"kind": "categorical", "num_classes": output.num_classes}
     config = {
@@ -136,6 +141,7 @@ _FIELDS: list[tuple[str, bool, Callable[[Any], bool], str]] = [
     ("output.kind", True, lambda v: v in ("bar", "categorical"), '"bar" or "categorical"'),
     ("output.tails", False, lambda v: isinstance(v, str) and v in TAILS, f"one of {sorted(TAILS)}"),
     ("output.num_classes", False, lambda v: _is_int(v, 2), "an integer >= 2"),
+    ("output.tail_scales", False, lambda v: isinstance(v, dict), "an object"),
     ("normalization.x", False, lambda v: v in MODES, f"one of {MODES}"),
     ("normalization.y", False, lambda v: v in MODES, f"one of {MODES}"),
     ("training.max_context", False, lambda v: v is None or _is_int(v, 0), "an integer >= 0 or null"),
@@ -299,7 +305,12 @@ def load_verified_checkpoint(
     if config["output"]["kind"] == "categorical":
         return net, Categorical(config["output"]["num_classes"]), config, digest
     try:
-        output = BarDistribution(tensors["bar.borders"], config["output"].get("tails", "half_normal"))
+        scales = config["output"].get("tail_scales")
+        scales = None if scales is None else TailScales.from_dict(scales)
+    except ValueError as err:
+        raise CheckpointError(f"{path}: header field 'config.output.tail_scales' is invalid: {err}") from None
+    try:
+        output = BarDistribution(tensors["bar.borders"], config["output"].get("tails", "half_normal"), scales)
     except ValueError as err:
         raise CheckpointError(f"{path}: tensor 'bar.borders' is invalid: {err}") from None
     return net, output, config, digest

@@ -57,6 +57,13 @@ def main() -> None:
         if hasattr(output, "num_classes")
         else f"bar distribution, {output.num_bins} bins with {output.tails.replace('_', '-')} tails"
     )
+    scales = getattr(output, "tail_scales", None)
+    if scales is not None:
+        widened = "; ".join(
+            f"{n} points: left x{left:g}, right x{right:g}"
+            for n, left, right in zip(scales.context_sizes, scales.left, scales.right, strict=True)
+        )
+        output_desc += f", widened where the prior's targets reach further (pfn.model.tail_scales) at {widened}"
     per_dimension = "".join(
         f"\n### Functions of {d} input{'s' if d > 1 else ''}\n\n"
         f"{evaluate(predictor, prior, args.context_sizes, args.datasets, num_features=d).to_markdown()}\n"

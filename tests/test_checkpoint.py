@@ -411,6 +411,15 @@ MALFORMED = {
     "unknown_tails": (_set("output.tails", "cauchy"), "'config.output.tails' must be one of"),
     "dict_tails": (_set("output.tails", {}), "'config.output.tails' must be one of"),
     "unknown_kind": (_set("output.kind", "poisson"), "'config.output.kind' must be"),
+    "list_tail_scales": (_set("output.tail_scales", [2, 3]), "'config.output.tail_scales' must be an object"),
+    "narrowing_tail_scales": (
+        _set("output.tail_scales", {"context_sizes": [2], "left": [0.5], "right": [1.0]}),
+        "'config.output.tail_scales' is invalid: left tail factors must be finite numbers >= 1",
+    ),
+    "unsorted_tail_scales": (
+        _set("output.tail_scales", {"context_sizes": [3, 2], "left": [2.0, 2.0], "right": [1.0, 1.0]}),
+        "'config.output.tail_scales' is invalid: context_sizes must be strictly increasing",
+    ),
     "missing_kind": (lambda c: c["output"].pop("kind"), "'config.output.kind' is missing"),
     "zero_heads": (_set("model.n_heads", 0), "'config.model.n_heads' must be an integer >= 1"),
     "float_width": (_set("model.d_model", 32.0), "'config.model.d_model' must be an integer >= 1"),

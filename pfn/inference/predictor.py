@@ -242,7 +242,7 @@ class ConditionedPredictor:
         self._context = context  # normalised x (b, n, D) and y (b, n), on the device in the network's dtype
         self._cache = cache
         self.num_features, self.batched, self._numpy = d, batched, numpy
-        self.num_datasets = context[0].shape[0]
+        self.num_datasets, self.num_context = context[0].shape[:2]
         self._grad_copy: tuple[KVCache, ContextStatistics] | None = None
 
     @property
@@ -370,7 +370,9 @@ class ConditionedPredictor:
             logits, loc, scale = logits[0], loc[0], scale[0]
         if isinstance(p.output, Categorical):
             return ClassPredictive(logits, False)
-        return PosteriorPredictive(logits, p.output, loc, scale, False, differentiable=True)
+        return PosteriorPredictive(
+            logits, p.output.at_context(self.num_context), loc, scale, False, differentiable=True
+        )
 
     @torch.inference_mode()
     def _predict(self, x_test: ArrayLike) -> PosteriorPredictive | ClassPredictive:
@@ -398,7 +400,7 @@ class ConditionedPredictor:
         if isinstance(p.output, Categorical):
             assert isinstance(logits, torch.Tensor)  # class logits are few: always stored
             return ClassPredictive(logits, self._numpy)
-        return PosteriorPredictive(logits, p.output, loc, scale, self._numpy)
+        return PosteriorPredictive(logits, p.output.at_context(self.num_context), loc, scale, self._numpy)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,8 @@ outermost two bins are replaced by tails (``pfn.model.tails``) that extend to -i
 and +inf, so the density is positive and the log density finite for every real y.
 Each tail's median sits at the outer border, i.e. the tail has about the spread the
 outer bin had. Tails are half-normal (light) or Pareto (heavy, for standardised targets).
+A model may carry tails fitted per context size (``pfn.model.tail_scales``): ``at_context(n)`` is
+the distribution with the tails for n context points.
 
 All methods take ``logits`` of shape (..., K) and broadcast over the leading dims.
 """
@@ -16,6 +18,7 @@ import math
 import torch
 from torch import nn
 
+from pfn.model.tail_scales import TailScales
 from pfn.model.tails import TAILS, HalfNormalTail, ParetoTail
 
 Tail = HalfNormalTail | ParetoTail
@@ -27,11 +30,15 @@ class BarDistribution(nn.Module):
     Args:
         borders: K + 1 strictly increasing bin borders.
         tails: "half_normal" or "pareto", the shape of both tails.
+        tail_scales: the tails' widening per context size (:meth:`at_context`); None: the default tails
+            at every size.
     """
 
     borders: torch.Tensor  # a buffer: registered in __init__, so it moves with .to() and is saved
+    #: this distribution's (left, right) factors on the tails' default scales
+    tail_factors: tuple[float, float] = (1.0, 1.0)
 
-    def __init__(self, borders: torch.Tensor, tails: str = "half_normal"):
+    def __init__(self, borders: torch.Tensor, tails: str = "half_normal", tail_scales: TailScales | None = None):
         super().__init__()
         borders = torch.as_tensor(borders, dtype=torch.float32).flatten()
         if borders.numel() < 4:
@@ -41,8 +48,28 @@ class BarDistribution(nn.Module):
         if tails not in TAILS:
             raise ValueError(f"tails must be one of {sorted(TAILS)}, got {tails!r}")
         self.tails = tails
+        self.tail_scales = tail_scales
         self.register_buffer("borders", borders)
         self._terms: dict[tuple, torch.Tensor] = {}  # per-bin log gains of recent thresholds
+
+    def at_context(self, num_context: int) -> BarDistribution:
+        """The distribution for a context of ``num_context`` points: the same bins, with the tails that
+        ``tail_scales`` fitted for that size (this distribution itself where there are none). Remembered
+        per factors and borders, so each keeps its cached moments and acquisition terms."""
+        if self.tail_scales is None:
+            return self
+        factors = self.tail_scales.factors(num_context)
+        if factors == self.tail_factors:
+            return self
+        key = (factors, self.borders.device, self.borders.data_ptr(), self.borders._version)
+        children = self.__dict__.setdefault("_at_context", {})
+        child = children.get(key)
+        if child is None:
+            if len(children) >= 16:  # stale entries (borders moved or changed)
+                children.clear()
+            child = children[key] = BarDistribution(self.borders, self.tails)
+            child.tail_factors = factors
+        return child
 
     @classmethod
     def from_samples(
@@ -92,7 +119,8 @@ class BarDistribution(nn.Module):
     def _tails(self, dtype: torch.dtype | None = None) -> tuple[Tail, Tail]:
         """The left and right tail distributions (of the distance past b[1] and b[-2])."""
         w = self.widths if dtype is None else self._geometry(dtype)[1]
-        return TAILS[self.tails](w[0]), TAILS[self.tails](w[-1])
+        left, right = self.tail_factors
+        return TAILS[self.tails](w[0] * left), TAILS[self.tails](w[-1] * right)
 
     def bin_index(self, y: torch.Tensor) -> torch.Tensor:
         """Index of the bin holding each y; the tails own everything beyond the inner borders."""
@@ -163,7 +191,8 @@ class BarDistribution(nn.Module):
     def _bin_moments(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """First and second moments of y within each bin, (K,) each; remembered per dtype and device
         (they cost more than the mean of a few queries), recomputed when the borders change."""
-        key = (dtype, self.borders.device, self.borders.data_ptr(), self.borders._version, self.tails)
+        b = self.borders
+        key = (dtype, b.device, b.data_ptr(), b._version, self.tails, self.tail_factors)
         cache = self.__dict__.setdefault("_moments_cache", {})
         if key not in cache:
             if len(cache) >= 8:  # stale entries (borders changed, or moved between devices)

@@ -2,13 +2,14 @@
 
 A regression model predicts a :class:`~pfn.model.bar_distribution.BarDistribution` whose bin borders are
 quantiles of the targets exactly as the loss sees them: prior draws normalised by contexts of every size in
-the training range, in equal shares, as the uniform context-size draw gives them. A classification prior
-(one with ``num_classes``) gets a :class:`~pfn.model.categorical.Categorical` instead.
+the training range, in equal shares, as the uniform context-size draw gives them. A model that standardises
+y also gets its tails fitted per context size (:mod:`pfn.model.tail_scales`). A
+classification prior (one with ``num_classes``) gets a :class:`~pfn.model.categorical.Categorical` instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import torch
@@ -16,6 +17,7 @@ import torch
 from pfn.model.bar_distribution import BarDistribution
 from pfn.model.categorical import Categorical
 from pfn.model.normalization import Normalization
+from pfn.model.tail_scales import fit_tail_scales
 
 if TYPE_CHECKING:
     from priors.base import Batch
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 NUM_TARGETS = 1_000_000
 #: fewest and most prior datasets drawn for the fit
 MIN_DATASETS, MAX_DATASETS = 2048, 16384
+#: prior datasets drawn for the tails' fit, each split at every context size
+TAIL_DATASETS = 1024
 
 
 class TrainingData(Protocol):
@@ -75,7 +79,8 @@ def fit_output(
 ) -> BarDistribution | Categorical:
     """The output distribution for training on ``data``: a categorical for a prior with ``num_classes``;
     otherwise ``num_bins`` bars at quantiles of :func:`normalized_targets` of fresh prior datasets, split
-    at every context size from ``data.min_context`` to ``data.max_context`` in equal shares.
+    at every context size from ``data.min_context`` to ``data.max_context`` in equal shares, and for a model
+    that standardises y, tails fitted per context size (:func:`tail_targets`, :mod:`pfn.model.tail_scales`).
 
     Args:
         data: the training data: its prior, dataset size and context-size range, and a batch sampler.
@@ -99,4 +104,18 @@ def fit_output(
     batch = data.sample_batch(fitting_datasets(data.num_points))
     sizes = list(range(data.min_context, data.max_context + 1))
     targets = normalized_targets(batch.x, batch.y, normalization, sizes)
-    return BarDistribution.from_samples(targets, num_bins, tails, uniform_share)
+    bar = BarDistribution.from_samples(targets, num_bins, tails, uniform_share)
+    if normalization.y == "standardize":  # ratios to a tiny context's spread reach far past the bins
+        bar.tail_scales = fit_tail_scales(tail_targets(data, normalization), bar.borders, tails)
+    return bar
+
+
+def tail_targets(data: TrainingData, normalization: Normalization) -> Iterator[tuple[int, torch.Tensor]]:
+    """(n, targets (datasets, queries)) for every context size n in ``data``'s range: :data:`TAIL_DATASETS`
+    fresh datasets, each split at every n, their queries' targets normalised by its context. (The bins' fit
+    splits each dataset at one size: a few dozen datasets per size, too few for the tails of tiny contexts,
+    where a dataset's targets share one spread and count about as one.)"""
+    batch = data.sample_batch(TAIL_DATASETS)
+    for n in range(data.min_context, data.max_context + 1):
+        *_, loc, scale = normalization.apply(batch.x[:, :n], batch.y[:, :n], batch.x[:, n:])
+        yield n, (batch.y[:, n:] - loc) / scale

@@ -38,6 +38,11 @@ class HalfNormalTail:
     def icdf(self, u: torch.Tensor) -> torch.Tensor:
         return self.s * math.sqrt(2) * torch.erfinv(u)
 
+    @staticmethod
+    def mle_scale(t: torch.Tensor) -> torch.Tensor:
+        """The maximum-likelihood s for distances ``t`` (at least one): sqrt(mean t^2)."""
+        return t.double().square().mean().sqrt()
+
     def mean(self) -> torch.Tensor:
         return self.s * math.sqrt(2 / math.pi)
 
@@ -84,6 +89,19 @@ class ParetoTail:
 
     def icdf(self, u: torch.Tensor) -> torch.Tensor:
         return self.s * torch.expm1(-torch.log1p(-u) / self.shape)
+
+    @classmethod
+    def mle_scale(cls, t: torch.Tensor) -> torch.Tensor:
+        """The maximum-likelihood scale for distances ``t`` (at least one, not all 0) at the fixed shape a:
+        the root of (a + 1) mean(t / (s + t)) = 1, whose left side falls from a to 0 as s grows; by
+        bisection on log s."""
+        t = t.double().flatten()
+        lo, hi = torch.log(t.max() * 1e-12), torch.log(t.max() * 1e12)
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            s = mid.exp()
+            lo, hi = (mid, hi) if (cls.shape + 1) * (t / (s + t)).mean() > 1 else (lo, mid)
+        return ((lo + hi) / 2).exp()
 
     def mean(self) -> torch.Tensor:
         return self.s / (self.shape - 1)

@@ -14,10 +14,13 @@ from omegaconf import DictConfig, OmegaConf
 from pfn.model.bar_distribution import BarDistribution
 from pfn.model.categorical import Categorical
 from pfn.model.normalization import Normalization
+from pfn.model.tail_scales import TailScales
 from pfn.model.transformer import PFNTransformer
 
 #: where a Lightning checkpoint of a warm-started run keeps :attr:`PFNModule.init_from`
 INIT_FROM_KEY = "pfn_init_from"
+#: where a Lightning checkpoint keeps the output's tails per context size (its borders are in the state dict)
+TAIL_SCALES_KEY = "pfn_tail_scales"
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
@@ -97,16 +100,22 @@ class PFNModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.init_from is not None:
             checkpoint[INIT_FROM_KEY] = dict(self.init_from)
+        if isinstance(self.output, BarDistribution) and self.output.tail_scales is not None:
+            checkpoint[TAIL_SCALES_KEY] = self.output.tail_scales.to_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         record = checkpoint.get(INIT_FROM_KEY)
         self.init_from = dict(record) if isinstance(record, dict) else None
+        if isinstance(self.output, BarDistribution):  # the borders come with the state dict, their tails here
+            scales = checkpoint.get(TAIL_SCALES_KEY)
+            self.output.tail_scales = None if scales is None else TailScales.from_dict(scales)
 
     def _nll(self, batch: dict[str, Any]) -> torch.Tensor:
         x, y, n = batch["x"], batch["y"], int(batch["num_context"])
         x_ctx, y_ctx, x_qry, y_loc, y_scale = self.normalization.apply(x[:, :n], y[:, :n], x[:, n:])
         logits = self.net(x_ctx, y_ctx, x_qry)  # (B, N-n, K)
-        return self.output.nll(logits.float(), (y[:, n:] - y_loc) / y_scale).mean()
+        output = self.output.at_context(n) if isinstance(self.output, BarDistribution) else self.output
+        return output.nll(logits.float(), (y[:, n:] - y_loc) / y_scale).mean()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self._nll(batch)

@@ -38,4 +38,32 @@ MUTANTS = [
         new="return out",
         tests=["tests/test_predictive.py::test_edge_statistics"],
     ),
+    dict(
+        name="tail_factors_ignored",
+        file=BAR,
+        old="return TAILS[self.tails](w[0] * left), TAILS[self.tails](w[-1] * right)",
+        new="return TAILS[self.tails](w[0]), TAILS[self.tails](w[-1])",
+        tests=["tests/test_tail_scales.py"],
+    ),
+    dict(
+        name="tail_factor_narrowing",
+        file="pfn/model/tail_scales.py",
+        old="found.append(round(max(1.0, factor), 4))",
+        new="found.append(round(factor, 4))",
+        tests=["tests/test_tail_scales.py"],
+    ),
+    dict(
+        name="tail_datasets_counted_as_targets",
+        file="pfn/model/tail_scales.py",
+        old="enough = int(inside.any(dim=-1).sum()) >= min_datasets",
+        new="enough = int(inside.sum()) >= min_datasets",
+        tests=["tests/test_tail_scales.py"],
+    ),
+    dict(
+        name="predictor_default_tails",
+        file="pfn/inference/predictor.py",
+        old="return PosteriorPredictive(logits, p.output.at_context(self.num_context), loc, scale, self._numpy)",
+        new="return PosteriorPredictive(logits, p.output, loc, scale, self._numpy)",
+        tests=["tests/test_tail_scales.py"],
+    ),
 ]
