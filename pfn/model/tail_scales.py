@@ -5,7 +5,8 @@ are quantiles of targets pooled over every context size. For a model that standa
 context this is too narrow where the context is tiny: with two points the targets are ratios to a
 two-point spread, ``(y - mean) / std``, whose tails are Cauchy-like (a Student t with n - 1 degrees of
 freedom for Gaussian data). Those contexts are a small share of the pooled targets, so the outer bins
-do not see them, and the model's 90% intervals at two points miss about 15% of the prior's targets.
+do not see them: with the default tails the shipped ``bo`` model's 90% intervals at two points held
+85% of its prior's targets (docs/results/eval_tail_scales.md).
 
 A :class:`TailScales` table widens each tail per context size: the scale of the tail's distribution of
 the distance past the inner border is the maximum-likelihood one for the prior's targets at that
