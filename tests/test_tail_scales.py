@@ -15,7 +15,7 @@ from safetensors import safe_open
 from scipy import optimize, stats
 
 import pfn
-from pfn.checkpoint import write_checkpoint
+from pfn.checkpoint import save_checkpoint, write_checkpoint
 from pfn.configs import experiment_prior
 from pfn.model.bar_distribution import BarDistribution
 from pfn.model.tail_scales import TailScales, fit_tail_scales
@@ -196,3 +196,14 @@ def test_the_script_gives_a_model_trained_without_them_the_tails_training_fits(t
     assert fitted.output.tail_scales == shipped.output.tail_scales and fitted.config == shipped.config
     for k, v in shipped.net.state_dict().items():
         assert torch.equal(v, fitted.net.state_dict()[k]), k
+
+
+def test_tail_scales_are_saved_with_the_checkpoint_and_loaded_back(tmp_path, small_net):
+    bar = BarDistribution.from_samples(torch.randn(10_000, generator=torch.Generator().manual_seed(0)), 32, "pareto")
+    bar.tail_scales = TailScales((2, 3), (1.5, 1.0), (2.5, 1.25))
+    path = save_checkpoint(tmp_path / "model.safetensors", small_net, bar, prior={})
+    loaded = pfn.load(path).output
+    assert loaded.tail_scales == bar.tail_scales and loaded.at_context(2).tail_factors == (1.5, 2.5)
+    bar.tail_scales = None
+    plain = save_checkpoint(tmp_path / "plain.safetensors", small_net, bar, prior={})
+    assert pfn.load(plain).output.tail_scales is None

@@ -66,4 +66,18 @@ MUTANTS = [
         new="return PosteriorPredictive(logits, p.output, loc, scale, self._numpy)",
         tests=["tests/test_tail_scales.py"],
     ),
+    dict(
+        name="tail_scales_not_saved",
+        file="pfn/checkpoint.py",
+        old='output_config["tail_scales"] = output.tail_scales.to_dict()',
+        new="pass",
+        tests=["tests/test_tail_scales.py"],
+    ),
+    dict(
+        name="tail_scales_lost_on_resume",
+        file="pfn/training/module.py",
+        old="self.output.tail_scales = None if scales is None else TailScales.from_dict(scales)",
+        new="pass",
+        tests=["tests/test_tail_scales.py"],
+    ),
 ]
