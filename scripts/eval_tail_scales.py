@@ -43,7 +43,8 @@ def compare(name: str, num_datasets: int, seed: int) -> list[str]:
         default = model.predict(x, y, xq)
         gain = torch.as_tensor(fitted.log_prob(yq) - default.log_prob(yq)).double().mean(1)
         se = float(gain.std()) / math.sqrt(gain.numel())
-        cover = {k: [float(interval_hits(p, yq)[k].double().mean()) for p in (default, fitted)] for k in (0.9, 0.95)}
+        hits = [interval_hits(p, yq) for p in (default, fitted)]  # every level's interval, once per predictive
+        cover = {k: [float(h[k].double().mean()) for h in hits] for k in (0.9, 0.95)}
         left, right = scales.factors(n)
         rows.append(
             f"| {name} | {n} | x{left:g} / x{right:g} | {float(gain.mean()):+.4f} +- {se:.4f} | "
